@@ -1,0 +1,57 @@
+"""apopsim: a mechanistic simulator of apoptosis for drug-combination research.
+
+Units at every interface: concentrations in nM, time in hours.
+
+Library API (the ``apopsim`` command is a thin layer over it)::
+
+    import apopsim
+    model = apopsim.load_model("bcl2_core", context="aml_mcl1_dependent")
+    traj = apopsim.simulate(model, times_h=range(0, 73), doses_nM={"lisaftoclax": 100})
+    traj.to_dataframe()
+
+    scenario = apopsim.load_scenario("scenarios/apg2575_hht.yaml")
+    result = apopsim.run_scenario(scenario)
+    result.to_dataframe()          # one row per condition
+    result.write("results/apg2575_hht")
+"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from apopsim.engine import (
+    PreequilibrationOptions,
+    SolverOptions,
+    Trajectory,
+    simulate,
+)
+from apopsim.errors import (
+    ApopsimError,
+    ModelError,
+    PreequilibrationError,
+    ScenarioError,
+    SimulationError,
+)
+from apopsim.library import catalogue, contexts, list_models, load_model
+from apopsim.model import Model
+
+try:
+    __version__ = version("apopsim")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree
+    __version__ = "0.1.0+src"
+
+__all__ = [
+    "ApopsimError",
+    "Model",
+    "ModelError",
+    "PreequilibrationError",
+    "PreequilibrationOptions",
+    "ScenarioError",
+    "SimulationError",
+    "SolverOptions",
+    "Trajectory",
+    "__version__",
+    "catalogue",
+    "contexts",
+    "list_models",
+    "load_model",
+    "simulate",
+]

@@ -1,0 +1,254 @@
+"""Find and load the built-in models, the drug catalogue and the cell contexts.
+
+The built-in data directory is ``apopsim/data`` inside the installed package (a link to the
+repository's ``models/`` and ``scenarios/`` in a source checkout). ``APOPSIM_MODELS_DIR`` overrides
+the models directory.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from apopsim.errors import ModelError
+from apopsim.model import Model, file_sha256, load_sbml_text
+
+MODEL_SUFFIXES = (".ant", ".antimony", ".txt", ".xml", ".sbml")
+_ANTIMONY_LOCK = threading.Lock()  # antimony keeps global state
+
+
+def data_dir() -> Path:
+    """Directory of the packaged data (``models/``, ``scenarios/``)."""
+    return Path(__file__).resolve().parent / "data"
+
+
+def models_dir() -> Path:
+    """Directory holding the built-in models, ``drugs.yaml`` and ``contexts.yaml``."""
+    env = os.environ.get("APOPSIM_MODELS_DIR")
+    return Path(env) if env else data_dir() / "models"
+
+
+def scenarios_dir() -> Path:
+    """Directory holding the built-in scenarios."""
+    return data_dir() / "scenarios"
+
+
+def list_models() -> list[str]:
+    """Names of the built-in models (file stems in :func:`models_dir`)."""
+    return sorted(p.stem for p in models_dir().iterdir() if p.suffix in MODEL_SUFFIXES)
+
+
+def resolve_model_path(name_or_path: str | os.PathLike[str], base: Path | None = None) -> Path:
+    """Path of a model given a built-in name (``bcl2_core``) or a file path.
+
+    Relative paths are tried against ``base`` (e.g. the scenario's folder), then the working
+    directory, then the built-in models directory.
+    """
+    raw = Path(name_or_path)
+    candidates = []
+    if raw.is_absolute():
+        candidates.append(raw)
+    else:
+        if base is not None:
+            candidates.append(base / raw)
+        candidates += [Path.cwd() / raw, models_dir() / raw]
+        if not raw.suffix:
+            candidates += [models_dir() / f"{raw}{s}" for s in MODEL_SUFFIXES]
+    for c in candidates:
+        if c.is_file():
+            return c.resolve()
+    raise ModelError(
+        f"unknown model {str(name_or_path)!r}: not a file and not one of the built-in models "
+        f"({', '.join(list_models())})"
+    )
+
+
+_IMPORT_RE = re.compile(r'^\s*import\s+"([^"]+)"', re.MULTILINE)
+
+
+def _antimony_to_sbml(path: Path) -> tuple[str, dict[str, str]]:
+    """Translate an Antimony file (with its imports) to flattened SBML; also hash every file."""
+    import antimony
+
+    hashes: dict[str, str] = {}
+    todo = [path]
+    while todo:
+        p = todo.pop()
+        if str(p) in hashes or not p.is_file():
+            continue
+        hashes[str(p)] = file_sha256(p)
+        todo += [(p.parent / m).resolve() for m in _IMPORT_RE.findall(p.read_text())]
+    with _ANTIMONY_LOCK:
+        antimony.clearPreviousLoads()
+        antimony.clearDirectories()
+        antimony.addDirectory(str(path.parent))
+        if antimony.loadAntimonyFile(str(path)) < 0:
+            raise ModelError(f"{path}: Antimony error: {antimony.getLastError().strip()}")
+        main = antimony.getMainModuleName()
+        sbml = antimony.getSBMLString(main)
+    if not sbml:
+        raise ModelError(f"{path}: Antimony produced no SBML for module {main!r}")
+    return sbml, hashes
+
+
+@functools.lru_cache(maxsize=64)
+def _load_file(path: str, mtime: float) -> Model:
+    p = Path(path)
+    if p.suffix in (".xml", ".sbml"):
+        return load_sbml_text(p.read_text(), source=p, source_hashes={str(p): file_sha256(p)})
+    sbml, hashes = _antimony_to_sbml(p)
+    return load_sbml_text(sbml, source=p, source_hashes=hashes)
+
+
+def load_model(
+    name_or_path: str | os.PathLike[str],
+    context: str | dict[str, Any] | None = None,
+    *,
+    base: Path | None = None,
+    apply_catalogue: bool = True,
+) -> Model:
+    """Load a model (built-in name or Antimony/SBML file) ready to simulate.
+
+    Parameters
+    ----------
+    name_or_path
+        A built-in model name (see :func:`list_models`) or a path to an Antimony (``.ant``) or
+        SBML (``.xml``) file.
+    context
+        A named cell context from ``contexts.yaml`` or a dict with ``parameters`` and
+        ``initial_nM`` overrides.
+    base
+        Folder that relative paths are resolved against first.
+    apply_catalogue
+        Set drug parameters from the drug catalogue and mark drug inputs.
+
+    Returns
+    -------
+    Model
+        Concentrations in nM, time in hours.
+    """
+    path = resolve_model_path(name_or_path, base)
+    model = _load_file(str(path), path.stat().st_mtime)
+    if apply_catalogue:
+        model = catalogue().apply(model)
+    if context is not None:
+        model = apply_context(model, context)
+    return model
+
+
+# ====================================================================== drug catalogue
+@dataclass(frozen=True)
+class Drug:
+    """One catalogue entry. ``symbol`` is the model parameter holding its concentration (nM)."""
+
+    id: str
+    symbol: str
+    aliases: tuple[str, ...] = ()
+    targets: tuple[str, ...] = ()
+    mechanism: str = ""
+    parameters: dict[str, dict[str, Any]] = field(default_factory=dict)
+    sources: tuple[str, ...] = ()
+    notes: str = ""
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    """The drug catalogue (``drugs.yaml``)."""
+
+    drugs: tuple[Drug, ...]
+
+    def get(self, name: str) -> Drug | None:
+        """The drug whose id, symbol or alias matches ``name`` (case-insensitive), or None."""
+        key = name.strip().lower()
+        for d in self.drugs:
+            if key in {d.id.lower(), d.symbol.lower(), *(a.lower() for a in d.aliases)}:
+                return d
+        return None
+
+    def names(self) -> list[str]:
+        """Canonical drug ids."""
+        return [d.id for d in self.drugs]
+
+    def apply(self, model: Model) -> Model:
+        """Set catalogue drug parameters on ``model`` and record its drug inputs."""
+        from dataclasses import replace
+
+        overrides = {}
+        inputs = []
+        for d in self.drugs:
+            if d.symbol in model.parameters:
+                inputs.append(d.symbol)
+            for k, spec in d.parameters.items():
+                if k in model.parameters:
+                    overrides[k] = float(spec["value"] if isinstance(spec, dict) else spec)
+        model = model.with_overrides(overrides, where="drugs.yaml") if overrides else model
+        return replace(model, drug_inputs=tuple(inputs))
+
+
+@functools.lru_cache(maxsize=8)
+def _read_catalogue(path: str, mtime: float) -> Catalogue:
+    data = yaml.safe_load(Path(path).read_text()) or {}
+    drugs = []
+    for i, d in enumerate(data.get("drugs", [])):
+        try:
+            drugs.append(
+                Drug(
+                    id=d["id"],
+                    symbol=d.get("symbol", d["id"]),
+                    aliases=tuple(d.get("aliases", []) or []),
+                    targets=tuple(d.get("targets", []) or []),
+                    mechanism=d.get("mechanism", ""),
+                    parameters=dict(d.get("parameters", {}) or {}),
+                    sources=tuple(d.get("sources", []) or []),
+                    notes=d.get("notes", "") or "",
+                )
+            )
+        except (KeyError, TypeError) as exc:
+            raise ModelError(f"{path}: drug entry {i}: missing or bad field {exc}") from exc
+    return Catalogue(tuple(drugs))
+
+
+def catalogue() -> Catalogue:
+    """The drug catalogue of the models directory."""
+    path = models_dir() / "drugs.yaml"
+    if not path.is_file():
+        return Catalogue(())
+    return _read_catalogue(str(path), path.stat().st_mtime)
+
+
+# ====================================================================== cell contexts
+@functools.lru_cache(maxsize=8)
+def _read_contexts(path: str, mtime: float) -> dict[str, dict[str, Any]]:
+    data = yaml.safe_load(Path(path).read_text()) or {}
+    return dict(data.get("contexts", {}) or {})
+
+
+def contexts() -> dict[str, dict[str, Any]]:
+    """Named cell contexts (``contexts.yaml``): name -> {description, parameters, initial_nM}."""
+    path = models_dir() / "contexts.yaml"
+    if not path.is_file():
+        return {}
+    return _read_contexts(str(path), path.stat().st_mtime)
+
+
+def apply_context(model: Model, context: str | dict[str, Any]) -> Model:
+    """Apply a named context or an inline ``{parameters, initial_nM}`` dict to ``model``."""
+    if isinstance(context, str):
+        known = contexts()
+        if context not in known:
+            raise ModelError(
+                f"unknown cell context {context!r}; known contexts: {', '.join(sorted(known))}"
+            )
+        spec, where = known[context], f"context {context!r}"
+    else:
+        spec, where = context, "context"
+    return model.with_overrides(
+        spec.get("parameters") or {}, spec.get("initial_nM") or {}, where=where
+    )

@@ -1,0 +1,410 @@
+"""Scenario files: what to simulate, validated completely before anything runs.
+
+A scenario YAML names the model, a cell context, drugs and doses (nM), an optional schedule, the
+simulated duration and output times (hours), readouts, the solver and a seed. :func:`load_scenario`
+parses it safely (no object construction), checks its structure with pydantic and its content
+against the model (species, drugs, parameters), and reports every problem with the file, line,
+field path and what was expected. ``apopsim schema`` prints the JSON Schema of this format.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import os
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    NonNegativeFloat,
+    PositiveFloat,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from apopsim.errors import ModelError, ScenarioError
+
+DoseList = Annotated[list[NonNegativeFloat], Field(min_length=1)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Overrides(_Strict):
+    """Parameter and initial-amount overrides applied on top of the context."""
+
+    parameters: dict[str, float] = Field(
+        default_factory=dict, description="Model parameter -> value, in the model's units."
+    )
+    initial_nM: dict[str, NonNegativeFloat] = Field(
+        default_factory=dict, description="Species -> initial concentration in nM."
+    )
+
+
+class TimeSpec(_Strict):
+    """Simulated time after treatment start, in hours."""
+
+    duration_h: PositiveFloat = Field(72.0, description="Simulated duration after treatment (h).")
+    output_every_h: PositiveFloat | None = Field(
+        0.5, description="Spacing of recorded time points (h); ignored if output_times_h is set."
+    )
+    output_times_h: list[NonNegativeFloat] | None = Field(
+        None, description="Explicit recorded times (h); must lie within [0, duration_h]."
+    )
+    readout_times_h: list[NonNegativeFloat] | None = Field(
+        None,
+        description="Times (h) at which the apoptotic fraction is reported (default: the end).",
+    )
+
+    @model_validator(mode="after")
+    def _within(self) -> TimeSpec:
+        for name in ("output_times_h", "readout_times_h"):
+            values = getattr(self, name) or []
+            late = [t for t in values if t > self.duration_h]
+            if late:
+                raise ValueError(f"{name} {late} exceed duration_h = {self.duration_h}")
+        return self
+
+    def output_times(self) -> list[float]:
+        """Recorded times in hours, always including 0, the readout times and the end."""
+        if self.output_times_h:
+            ts = set(self.output_times_h)
+        else:
+            step = self.output_every_h or self.duration_h
+            n = int(math.floor(self.duration_h / step + 1e-9))
+            ts = {round(i * step, 12) for i in range(n + 1)}
+        ts |= {0.0, self.duration_h, *self.readout_times()}
+        return sorted(ts)
+
+    def readout_times(self) -> list[float]:
+        """Times (h) at which apoptotic fractions are reported."""
+        return sorted(set(self.readout_times_h or [self.duration_h]))
+
+
+class ScheduleEvent(_Strict):
+    """A change of one drug during the run.
+
+    ``add`` applies the condition's dose at ``at_h`` (the drug is absent before its first ``add``);
+    ``washout`` sets it to 0 nM; ``set`` sets it to ``nM``.
+    """
+
+    at_h: NonNegativeFloat = Field(description="Time after treatment start (h).")
+    drug: str
+    action: Literal["add", "washout", "set"]
+    nM: NonNegativeFloat | None = Field(None, description="Concentration for 'set' (nM).")
+
+    @model_validator(mode="after")
+    def _nm(self) -> ScheduleEvent:
+        if self.action == "set" and self.nM is None:
+            raise ValueError("action 'set' needs a concentration 'nM'")
+        if self.action != "set" and self.nM is not None:
+            raise ValueError(f"'nM' is only used with action 'set', not {self.action!r}")
+        return self
+
+
+class DeathRule(_Strict):
+    """A cell is dead once ``variable`` exceeds ``threshold``; its time of death is recorded."""
+
+    variable: str = Field(
+        "cleaved_PARP_fraction", description="Model variable (species or rule) to watch."
+    )
+    threshold: float = Field(0.5, description="Death threshold in the variable's units.")
+
+
+class Readouts(_Strict):
+    """What is recorded besides the death rule."""
+
+    species: list[str] = Field(
+        default_factory=list,
+        description="Species or rule variables recorded in timecourse.csv and plotted (nM).",
+    )
+    death: DeathRule = Field(default_factory=DeathRule)
+
+
+class Solver(_Strict):
+    """Integration settings."""
+
+    engine: Literal["scipy", "roadrunner"] = "scipy"
+    method: Literal["LSODA", "BDF", "Radau"] = "LSODA"
+    rtol: PositiveFloat = Field(1e-6, lt=1.0)
+    atol: PositiveFloat = Field(1e-9, description="Absolute tolerance (nM).")
+
+
+class Preequilibration(_Strict):
+    """Untreated steady state before treatment."""
+
+    enabled: bool = True
+    tol_per_h: PositiveFloat = Field(1e-6, description="Max relative rate of change (1/h).")
+    max_h: PositiveFloat = Field(1e5, description="Give up after this many hours.")
+
+
+class Scenario(_Strict):
+    """A scenario: model, context, drugs (nM), schedule, time (h), readouts, solver and seed."""
+
+    name: str = Field(description="Short identifier, used in output names.")
+    description: str = ""
+    model: str = Field(description="Built-in model name or path to an Antimony/SBML file.")
+    context: str | None = Field(None, description="Named cell context from contexts.yaml.")
+    overrides: Overrides = Field(default_factory=Overrides)
+    drugs: dict[str, NonNegativeFloat | DoseList] = Field(
+        default_factory=dict,
+        description="Drug -> concentration in nM, a single value or a list of values.",
+    )
+    design: Literal["grid", "paired"] = Field(
+        "grid",
+        description="'grid': every combination of the drugs' doses; "
+        "'paired': the i-th dose of every drug together (lists of equal length).",
+    )
+    schedule: list[ScheduleEvent] = Field(default_factory=list)
+    time: TimeSpec = Field(default_factory=TimeSpec)
+    readouts: Readouts = Field(default_factory=Readouts)
+    solver: Solver = Field(default_factory=Solver)
+    preequilibration: Preequilibration = Field(default_factory=Preequilibration)
+    seed: int = Field(0, ge=0, description="Seed of every random choice in the run.")
+
+    _base_dir: Path | None = PrivateAttr(None)
+    _source: Path | None = PrivateAttr(None)
+
+    @property
+    def base_dir(self) -> Path | None:
+        """Folder of the scenario file (relative model paths are resolved against it)."""
+        return self._base_dir
+
+    @property
+    def source(self) -> Path | None:
+        """The scenario file, if it came from one."""
+        return self._source
+
+    @field_validator("drugs")
+    @classmethod
+    def _lists(cls, v: dict[str, Any]) -> dict[str, Any]:
+        return {k: (x if isinstance(x, list) else [x]) for k, x in v.items()}
+
+    @model_validator(mode="after")
+    def _paired(self) -> Scenario:
+        if self.design == "paired":
+            lengths = {len(v) for v in self.drugs.values() if len(v) > 1}
+            if len(lengths) > 1:
+                raise ValueError(
+                    "design 'paired' needs dose lists of equal length (or single values); "
+                    f"got lengths {sorted(lengths)}"
+                )
+        return self
+
+    def dose_lists(self) -> dict[str, list[float]]:
+        """Drug -> list of doses (nM)."""
+        return {k: list(v) for k, v in self.drugs.items()}  # type: ignore[arg-type]
+
+    def conditions(self) -> list[dict[str, float]]:
+        """One ``{drug: nM}`` dict per condition, in a stable order."""
+        lists = self.dose_lists()
+        if not lists:
+            return [{}]
+        names = list(lists)
+        if self.design == "grid":
+            combos = itertools.product(*(lists[n] for n in names))
+        else:
+            n = max(len(v) for v in lists.values())
+            combos = zip(*((v * n if len(v) == 1 else v) for v in lists.values()))
+        return [dict(zip(names, c)) for c in combos]
+
+    def engine_schedule(self, doses: dict[str, float]) -> tuple[dict[str, float], list]:
+        """Initial doses at t = 0 and engine schedule ``[(time_h, {drug: nM})]`` for a condition."""
+        start = dict(doses)
+        added = {e.drug for e in self.schedule if e.action == "add"}
+        for d in added:
+            start[d] = 0.0
+        events = []
+        for e in sorted(self.schedule, key=lambda e: e.at_h):
+            value = {"add": doses.get(e.drug, 0.0), "washout": 0.0, "set": e.nM}[e.action]
+            events.append((e.at_h, {e.drug: float(value)}))
+        return start, events
+
+
+# ============================================================================ loading
+class _LineLoader(yaml.SafeLoader):
+    """Safe loader that rejects duplicate keys."""
+
+
+def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bool = False):
+    seen: dict[Any, int] = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(
+                None, None,
+                f"duplicate key {key!r} (first at line {seen[key] + 1})", key_node.start_mark,
+            )
+        seen[key] = key_node.start_mark.line
+    return loader.construct_mapping(node, deep)
+
+
+_LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def _line_index(node: yaml.Node | None, path: tuple = (), out: dict | None = None) -> dict:
+    """Map field paths (tuples of keys/indices) to 1-based line numbers."""
+    out = {} if out is None else out
+    if node is None:
+        return out
+    out.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        for k, v in node.value:
+            key = k.value
+            out[(*path, key)] = k.start_mark.line + 1
+            _line_index(v, (*path, key), out)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, v in enumerate(node.value):
+            _line_index(v, (*path, i), out)
+    return out
+
+
+def _locate(lines: dict, loc: tuple) -> int | None:
+    loc = tuple(loc)
+    while loc:
+        if loc in lines:
+            return lines[loc]
+        loc = loc[:-1]
+    return lines.get(())
+
+
+def _fmt_loc(loc: tuple) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def load_scenario(
+    source: str | os.PathLike[str] | dict[str, Any], *, check_model: bool = True
+) -> Scenario:
+    """Read, validate and return a scenario.
+
+    Parameters
+    ----------
+    source
+        Path to a YAML file, or an already-parsed dict.
+    check_model
+        Also check names against the model (species, drugs, parameters, context). This loads the
+        model but simulates nothing.
+
+    Raises
+    ------
+    ScenarioError
+        With one ``(location, message)`` per problem; locations read ``file:line field.path``.
+    """
+    if isinstance(source, dict):
+        data, lines, where, base = source, {}, "<scenario>", None
+    else:
+        path = Path(source)
+        where = str(path)
+        if not path.is_file():
+            raise ScenarioError(f"{where}: no such scenario file", [(where, "no such file")])
+        text = path.read_text(encoding="utf-8")
+        base = path.resolve().parent
+        try:
+            data = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - SafeLoader subclass
+            lines = _line_index(yaml.compose(text, Loader=yaml.SafeLoader))
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            loc = f"{where}:{mark.line + 1}" if mark else where
+            msg = f"YAML syntax error: {getattr(exc, 'problem', None) or exc}"
+            raise ScenarioError(f"{loc}: {msg}", [(loc, msg)]) from None
+    if not isinstance(data, dict):
+        msg = "expected a mapping of scenario fields at the top level"
+        raise ScenarioError(f"{where}: {msg}", [(where, msg)])
+    try:
+        scenario = Scenario.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for err in exc.errors():
+            loc = tuple(err["loc"])
+            # pydantic adds the union member name (e.g. 'list[...]') to the path: drop those
+            loc = tuple(p for p in loc if not (isinstance(p, str) and ("[" in p or p in (
+                "float", "constrained-float", "str", "int", "bool"))))
+            line = _locate(lines, loc)
+            place = f"{where}:{line}" if line else where
+            value = err.get("input")
+            got = f" (got {value!r})" if not isinstance(value, dict | list) else ""
+            problems.append((f"{place} {_fmt_loc(loc)}", f"{err['msg']}{got}"))
+        raise ScenarioError(_summarise(problems), problems) from None
+    scenario._base_dir = base
+    scenario._source = None if base is None else Path(source).resolve()  # type: ignore[arg-type]
+    if check_model:
+        problems = check_against_model(scenario, lines, where)
+        if problems:
+            raise ScenarioError(_summarise(problems), problems)
+    return scenario
+
+
+def _summarise(problems: list[tuple[str, str]]) -> str:
+    n = len(problems)
+    head = f"invalid scenario: {n} problem{'s' if n > 1 else ''}"
+    return head + "".join(f"\n  {loc}: {msg}" for loc, msg in problems)
+
+
+def check_against_model(scenario: Scenario, lines: dict, where: str) -> list[tuple[str, str]]:
+    """Problems with names in ``scenario`` given its model (empty list if none)."""
+    from apopsim.library import apply_context, catalogue, contexts, load_model
+
+    def at(*loc: Any) -> str:
+        line = _locate(lines, loc)
+        return f"{where}:{line} {_fmt_loc(loc)}" if line else f"{where} {_fmt_loc(loc)}"
+
+    problems: list[tuple[str, str]] = []
+    try:
+        model = load_model(scenario.model, base=scenario.base_dir)
+    except ModelError as exc:
+        return [(at("model"), str(exc))]
+    if scenario.context is not None:
+        if scenario.context not in contexts():
+            problems.append((at("context"), f"unknown cell context {scenario.context!r}; known: "
+                             f"{', '.join(sorted(contexts())) or 'none'}"))
+        else:
+            try:
+                model = apply_context(model, scenario.context)
+            except ModelError as exc:
+                problems.append((at("context"), str(exc)))
+    for k in scenario.overrides.parameters:
+        if k not in model.parameters:
+            problems.append((at("overrides", "parameters", k), f"model {model.name!r} has no "
+                             f"parameter {k!r}"))
+    for k in scenario.overrides.initial_nM:
+        if k not in model.state:
+            problems.append((at("overrides", "initial_nM", k), f"model {model.name!r} has no "
+                             f"species {k!r}"))
+    cat = catalogue()
+    for name in scenario.drugs:
+        drug = cat.get(name)
+        symbol = drug.symbol if drug else name
+        if drug is None and symbol not in model.drug_inputs:
+            problems.append((at("drugs", name), f"unknown drug {name!r}; the catalogue has "
+                             f"{', '.join(cat.names())}"))
+        elif symbol not in model.parameters:
+            problems.append((at("drugs", name), f"model {model.name!r} has no input for drug "
+                             f"{name!r}; its drug inputs are {', '.join(model.drug_inputs)}"))
+    for i, e in enumerate(scenario.schedule):
+        if e.drug not in scenario.drugs:
+            problems.append((at("schedule", i, "drug"), f"drug {e.drug!r} is scheduled but not "
+                             f"listed under 'drugs' ({', '.join(scenario.drugs) or 'none'})"))
+    known = set(model.observables)
+    for i, s in enumerate(scenario.readouts.species):
+        if s not in known:
+            problems.append((at("readouts", "species", i), f"model {model.name!r} has no "
+                             f"species or rule variable {s!r}"))
+    if scenario.readouts.death.variable not in known:
+        problems.append((at("readouts", "death", "variable"), "model has no variable "
+                         f"{scenario.readouts.death.variable!r} for the death rule"))
+    return problems
+
+
+def scenario_json_schema() -> dict[str, Any]:
+    """JSON Schema of the scenario format."""
+    return Scenario.model_json_schema()
