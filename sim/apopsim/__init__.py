@@ -32,6 +32,8 @@ from apopsim.errors import (
 )
 from apopsim.library import catalogue, contexts, list_models, load_model
 from apopsim.model import Model
+from apopsim.runner import ScenarioResult, run_scenario
+from apopsim.scenario import Scenario, load_scenario, scenario_json_schema
 
 try:
     __version__ = version("apopsim")
@@ -41,6 +43,8 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
 __all__ = [
     "ApopsimError",
     "Model",
+    "Scenario",
+    "ScenarioResult",
     "ModelError",
     "PreequilibrationError",
     "PreequilibrationOptions",
@@ -53,5 +57,8 @@ __all__ = [
     "contexts",
     "list_models",
     "load_model",
+    "load_scenario",
+    "run_scenario",
+    "scenario_json_schema",
     "simulate",
 ]

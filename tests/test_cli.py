@@ -1,0 +1,112 @@
+"""The CLI end to end, atomic output, and the installed command."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import apopsim
+from apopsim.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+FLAGSHIP = ROOT / "scenarios" / "apg2575_hht.yaml"
+
+
+def test_run_flagship_writes_everything(tmp_path, capsys):
+    out = tmp_path / "res"
+    assert main(["run", str(FLAGSHIP), "-o", str(out)]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["plots", "run.json", "summary.csv",
+                                                     "timecourse.csv"]
+    summary = pd.read_csv(out / "summary.csv")
+    assert {"condition", "lisaftoclax_nM", "hht_nM", "apoptotic_fraction",
+            "time_to_death_h"} <= set(summary.columns)
+    assert len(summary) == 4
+    tc = pd.read_csv(out / "timecourse.csv")
+    assert list(tc.columns) == ["condition", "time_h", "variable", "value"]
+    run = json.loads((out / "run.json").read_text())
+    assert run["apopsim_version"] == apopsim.__version__
+    assert run["seed"] == 0 and run["engine"] == "scipy" and run["rtol"] == 1e-8
+    assert all(len(h) == 64 for h in run["model"]["file_sha256"].values())
+    assert run["scenario"]["drugs"] == {"lisaftoclax": [0.0, 100.0], "hht": [0.0, 50.0]}
+    assert run["wall_time_s"] > 0
+    pngs = list((out / "plots").glob("*.png"))
+    assert len(pngs) >= 3
+    assert "wrote" in capsys.readouterr().out
+
+
+def test_failed_write_leaves_previous_output(tmp_path, monkeypatch):
+    out = tmp_path / "res"
+    out.mkdir()
+    (out / "summary.csv").write_text("previous")
+    import apopsim.plots
+
+    def boom(*a, **k):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(apopsim.plots, "plot_scenario", boom)
+    with pytest.raises(RuntimeError):
+        main(["run", str(FLAGSHIP), "-o", str(out), "-q"])
+    assert (out / "summary.csv").read_text() == "previous"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["res"]  # no temp dirs left
+
+
+def test_interrupt_leaves_no_output(tmp_path, monkeypatch):
+    out = tmp_path / "res"
+    import apopsim.plots
+
+    def interrupt(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(apopsim.plots, "plot_scenario", interrupt)
+    assert main(["run", str(FLAGSHIP), "-o", str(out), "-q"]) == 130
+    assert not out.exists()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_validate_models_show_schema(capsys):
+    assert main(["validate", str(FLAGSHIP)]) == 0
+    assert "valid (4 conditions" in capsys.readouterr().out
+    assert main(["models"]) == 0
+    out = capsys.readouterr().out
+    assert "bcl2_core" in out and "lisaftoclax" in out
+    assert main(["show", "bcl2_core"]) == 0
+    assert "MCL1_BIM" in capsys.readouterr().out
+    assert main(["schema"]) == 0
+    schema = json.loads(capsys.readouterr().out)
+    assert schema["title"] == "Scenario"
+
+
+def test_export_sbml_is_valid(tmp_path):
+    import libsbml
+
+    path = tmp_path / "bcl2.xml"
+    assert main(["export", "bcl2_core", "--sbml", str(path)]) == 0
+    doc = libsbml.readSBMLFromString(path.read_text())
+    assert doc.checkConsistency() == 0 or all(
+        doc.getError(i).getSeverity() < libsbml.LIBSBML_SEV_ERROR
+        for i in range(doc.getNumErrors()))
+    assert doc.getModel().getNumSpecies() == len(apopsim.load_model("bcl2_core").state)
+
+
+@pytest.mark.skipif(shutil.which("apopsim", path=os.path.dirname(sys.executable)) is None,
+                    reason="apopsim command not installed in this environment")
+def test_installed_command_from_any_directory(tmp_path):
+    exe = shutil.which("apopsim", path=os.path.dirname(sys.executable))
+    scen = tmp_path / "s.yaml"
+    scen.write_text(FLAGSHIP.read_text().replace("duration_h: 72", "duration_h: 4")
+                    .replace("readout_times_h: [24, 48, 72]", "readout_times_h: [4]"))
+    work = tmp_path / "elsewhere"
+    work.mkdir()
+    proc = subprocess.run([exe, "run", str(scen), "-o", "out", "-q"], cwd=work,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert (work / "out" / "summary.csv").is_file()
+    proc = subprocess.run([exe, "models"], cwd=work, capture_output=True, text=True, timeout=300)
+    assert "bcl2_core" in proc.stdout

@@ -1,0 +1,104 @@
+"""Engine: scipy vs libRoadRunner, solvers, pre-equilibration, schedules, non-negativity."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import apopsim
+from apopsim.errors import PreequilibrationError
+
+TIMES = np.arange(0, 72.01, 0.5)
+NO_PRE = apopsim.PreequilibrationOptions(enabled=False)
+
+
+@pytest.fixture(scope="module")
+def aml():
+    return apopsim.load_model("bcl2_core", context="aml_mcl1_dependent")
+
+
+def _scaled_diff(a: apopsim.Trajectory, b: apopsim.Trajectory) -> np.ndarray:
+    """Max |a - b| of each variable divided by that variable's scale (max |a|)."""
+    scale = np.maximum(np.abs(a.values).max(axis=0), 1e-9)
+    return np.abs(a.values - b.values).max(axis=0) / scale
+
+
+@pytest.mark.parametrize("doses", [{}, {"hht": 50}, {"lisaftoclax": 100, "hht": 50}])
+def test_scipy_and_roadrunner_agree(aml, doses):
+    kw = dict(rtol=1e-8, atol=1e-10)
+    a = apopsim.simulate(aml, TIMES, doses, engine="scipy", **kw)
+    b = apopsim.simulate(aml, TIMES, doses, engine="roadrunner", **kw)
+    assert a.names == b.names
+    worst = _scaled_diff(a, b)
+    assert worst.max() <= 1e-4, dict(zip(a.names, worst))
+
+
+@pytest.mark.parametrize("method", ["BDF", "Radau"])
+def test_stiff_methods_agree_with_lsoda(aml, method):
+    kw = dict(rtol=1e-8, atol=1e-10)
+    a = apopsim.simulate(aml, TIMES, {"hht": 50}, **kw)
+    b = apopsim.simulate(aml, TIMES, {"hht": 50}, method=method, **kw)
+    assert _scaled_diff(a, b).max() <= 1e-4
+
+
+def test_preequilibration_reaches_steady_state_and_doses_differ(aml):
+    untreated = apopsim.simulate(aml, TIMES, {})
+    # steady state: nothing moves without drug
+    drift = np.abs(untreated.values[-1] - untreated.values[0]) / np.maximum(
+        np.abs(untreated.values[0]), 1e-9)
+    assert drift.max() < 1e-3
+    outs = [apopsim.simulate(aml, TIMES, {"hht": d})["MCL1_total"][-1] for d in (0, 5, 20, 80)]
+    assert np.all(np.diff(outs) < -1e-3), outs  # more HHT, less MCL-1: doses are not ignored
+
+
+def test_preequilibration_failure_is_reported(write_model):
+    m = apopsim.load_model(write_model("""
+    model grow()
+      A = 1; k = 0.1;
+      r: -> A; k * A;
+    end
+    """))
+    with pytest.raises(PreequilibrationError, match="did not reach steady state"):
+        apopsim.simulate(m, [0, 1], preequilibration=apopsim.PreequilibrationOptions(max_h=100))
+
+
+def test_schedule_addition_and_washout(aml):
+    times = np.arange(0, 48.01, 0.25)
+    control = apopsim.simulate(aml, times, {})
+    # add HHT at 5.3 h (not an output time): before it the cell is the control cell exactly
+    late = apopsim.simulate(aml, times, {}, schedule=[(5.3, {"hht": 50}), (20.0, {"hht": 0})])
+    before = times < 5.3
+    np.testing.assert_allclose(late["MCL1_total"][before], control["MCL1_total"][before],
+                               rtol=1e-9)
+    i = np.searchsorted(times, 7.3)
+    assert late["MCL1_total"][i] < 0.5 * control["MCL1_total"][i]
+    # after washout at 20 h MCL-1 recovers towards the untreated level (half-life < 1 h)
+    assert late["MCL1_total"][-1] == pytest.approx(control["MCL1_total"][-1], rel=0.05)
+
+
+def test_event_is_never_stepped_over(aml):
+    """A brief pulse between two output times still acts (piecewise integration)."""
+    times = np.array([0.0, 10.0, 20.0])
+    pulse = apopsim.simulate(aml, times, {}, schedule=[(4.0, {"hht": 1000}), (4.5, {"hht": 0})])
+    fine = apopsim.simulate(aml, np.arange(0, 20.01, 0.05), {},
+                            schedule=[(4.0, {"hht": 1000}), (4.5, {"hht": 0})])
+    assert pulse["MCL1_total"][1] == pytest.approx(fine["MCL1_total"][200], rel=1e-5)
+
+
+def test_non_negativity(aml):
+    for doses in ({"hht": 1000}, {"lisaftoclax": 1000, "hht": 1000}):
+        tr = apopsim.simulate(aml, TIMES, doses)
+        scale = np.maximum(np.abs(tr.values).max(axis=0), 1e-12)
+        assert (tr.values / scale).min() >= -1e-9
+
+
+def test_unknown_drug_is_rejected(aml):
+    with pytest.raises(apopsim.ModelError, match="no input for drug"):
+        apopsim.simulate(aml, TIMES, {"venetoclaxx": 1})
+
+
+def test_dataframe(aml):
+    df = apopsim.simulate(aml, [0, 1, 2], {"APG-2575": 10}).to_dataframe()
+    assert list(df.columns[:2]) == ["time_h", aml.state[0]]
+    assert "cleaved_PARP_fraction" in df.columns
+    assert len(df) == 3

@@ -1,0 +1,109 @@
+"""Scenario validation: every bad input is rejected before anything runs, saying where."""
+
+from __future__ import annotations
+
+import pytest
+
+import apopsim
+from apopsim.cli import main
+from apopsim.scenario import load_scenario
+
+GOOD = """\
+name: t
+model: bcl2_core
+context: aml_mcl1_dependent
+drugs:
+  lisaftoclax: [0, 100]
+  hht: 50
+time: {duration_h: 24, output_every_h: 1}
+readouts:
+  species: [MCL1_total]
+"""
+
+# (description, YAML text, expected line, text that must appear in the message)
+BAD = [
+    ("unknown model", GOOD.replace("model: bcl2_core", "model: nosuch"), 2, "model"),
+    ("unknown field", GOOD + "colour: red\n", 10, "colour"),
+    ("unknown nested field", GOOD.replace("duration_h: 24", "duration_h: 24, stepz: 1"), 7,
+     "time.stepz"),
+    ("negative dose", GOOD.replace("hht: 50", "hht: -5"), 6, "drugs.hht"),
+    ("wrong type", GOOD.replace("duration_h: 24", "duration_h: soon"), 7, "time.duration_h"),
+    ("unknown drug", GOOD.replace("hht: 50", "aspirin: 50"), 6, "drugs.aspirin"),
+    ("unknown species", GOOD.replace("[MCL1_total]", "[MCL1_total, MCL9]"), 9,
+     "readouts.species[1]"),
+    ("unknown context", GOOD.replace("aml_mcl1_dependent", "liver"), 3, "context"),
+    ("yaml syntax", GOOD.replace("hht: 50", "hht: [50"), None, "YAML syntax"),
+    ("duplicate key", GOOD + "name: again\n", 10, "duplicate key"),
+    ("readout after end", GOOD.replace("output_every_h: 1", "readout_times_h: [48]"), 7,
+     "readout_times_h"),
+    ("schedule of unlisted drug", GOOD + "schedule:\n  - {at_h: 2, drug: venetoclax, action: "
+     "washout}\n", 11, "schedule[0].drug"),
+    ("set without nM", GOOD + "schedule:\n  - {at_h: 2, drug: hht, action: set}\n", 11,
+     "schedule[0]"),
+    ("bad action", GOOD + "schedule:\n  - {at_h: 2, drug: hht, action: pour}\n", 11,
+     "schedule[0].action"),
+    ("unknown override parameter", GOOD + "overrides:\n  parameters: {k_nothing: 1}\n", 11,
+     "overrides.parameters.k_nothing"),
+    ("not a mapping", "- just\n- a list\n", None, "mapping"),
+    ("paired lengths", GOOD.replace("hht: 50", "hht: [1, 2, 3]") + "design: paired\n", None,
+     "equal length"),
+]
+
+
+def test_good_scenario_is_valid(write_yaml):
+    s = load_scenario(write_yaml(GOOD))
+    assert len(s.conditions()) == 2
+    assert s.conditions()[1] == {"lisaftoclax": 100.0, "hht": 50.0}
+
+
+@pytest.mark.parametrize("what,text,line,needle", BAD, ids=[b[0] for b in BAD])
+def test_bad_scenario_rejected_with_location(write_yaml, what, text, line, needle):
+    path = write_yaml(text)
+    with pytest.raises(apopsim.ScenarioError) as info:
+        load_scenario(path)
+    msg = str(info.value)
+    assert str(path) in msg
+    assert needle in msg
+    if line is not None:
+        assert f"{path}:{line}" in msg, msg
+
+
+@pytest.mark.parametrize("what,text,line,needle", BAD[:6], ids=[b[0] for b in BAD[:6]])
+def test_cli_rejects_bad_scenario_and_writes_nothing(write_yaml, tmp_path, capsys, what, text,
+                                                     line, needle):
+    path = write_yaml(text)
+    out = tmp_path / "out"
+    assert main(["run", str(path), "-o", str(out), "-q"]) == 2
+    assert not out.exists()
+    assert list(tmp_path.iterdir()) == [path]
+    assert needle in capsys.readouterr().err
+
+
+def test_existing_output_untouched_by_bad_scenario(write_yaml, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "summary.csv").write_text("old")
+    assert main(["run", str(write_yaml(GOOD.replace("hht: 50", "hht: -1"))), "-o", str(out)]) == 2
+    assert (out / "summary.csv").read_text() == "old"
+
+
+def test_yaml_is_loaded_safely(write_yaml):
+    path = write_yaml(GOOD.replace("name: t", "name: !!python/object/apply:os.system ['true']"))
+    with pytest.raises(apopsim.ScenarioError):
+        load_scenario(path)
+
+
+def test_paired_design_and_schedule(write_yaml):
+    s = load_scenario(write_yaml(GOOD.replace("hht: 50", "hht: [10, 20]") + "design: paired\n"
+                                 "schedule:\n  - {at_h: 6, drug: hht, action: add}\n"))
+    assert s.conditions() == [{"lisaftoclax": 0.0, "hht": 10.0}, {"lisaftoclax": 100.0,
+                                                                  "hht": 20.0}]
+    start, events = s.engine_schedule(s.conditions()[1])
+    assert start == {"lisaftoclax": 100.0, "hht": 0.0}
+    assert events == [(6.0, {"hht": 20.0})]
+
+
+def test_json_schema_names_units():
+    schema = apopsim.scenario_json_schema()
+    assert "drugs" in schema["properties"]
+    assert "nM" in schema["properties"]["drugs"]["description"]
