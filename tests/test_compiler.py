@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 import apopsim
 from apopsim.compiler import compile_model
 from apopsim.errors import ModelError
+
+FIXTURE = Path(__file__).parent / "data" / "engine_fixture.ant"
 
 DECAY = """
 model decay()
@@ -50,7 +54,7 @@ def test_reversible_binding_reaches_analytic_equilibrium(write_model):
 
 
 def test_jacobian_is_exact(write_model):
-    m = apopsim.load_model("bcl2_core")
+    m = apopsim.load_model(FIXTURE)
     cm = compile_model(m)
     rng = np.random.default_rng(0)
     y = m.initial * rng.uniform(0.5, 1.5, m.initial.size) + 1.0
@@ -67,7 +71,7 @@ def test_jacobian_is_exact(write_model):
 
 
 def test_rhs_matches_stoichiometry_times_rates():
-    m = apopsim.load_model("bcl2_core")
+    m = apopsim.load_model(FIXTURE)
     cm = compile_model(m)
     p = cm.param_vector()
     n = m.stoichiometry
@@ -122,7 +126,7 @@ def test_unknown_model_lists_builtins():
 def test_sbml_export_round_trip(tmp_path):
     import libsbml
 
-    m = apopsim.load_model("bcl2_core", context="aml_mcl1_dependent")
+    m = apopsim.load_model(FIXTURE)
     text = m.to_sbml()
     doc = libsbml.readSBMLFromString(text)
     doc.checkConsistency()

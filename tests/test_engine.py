@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -9,12 +11,13 @@ import apopsim
 from apopsim.errors import PreequilibrationError
 
 TIMES = np.arange(0, 72.01, 0.5)
+FIXTURE = Path(__file__).parent / "data" / "engine_fixture.ant"
 NO_PRE = apopsim.PreequilibrationOptions(enabled=False)
 
 
 @pytest.fixture(scope="module")
 def aml():
-    return apopsim.load_model("bcl2_core", context="aml_mcl1_dependent")
+    return apopsim.load_model(FIXTURE)
 
 
 def _scaled_diff(a: apopsim.Trajectory, b: apopsim.Trajectory) -> np.ndarray:

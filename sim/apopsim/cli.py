@@ -21,16 +21,22 @@ def _cmd_run(args: argparse.Namespace) -> int:
     scenario = load_scenario(args.scenario)
     outdir = Path(args.outdir) if args.outdir else Path("results") / scenario.name
     progress = False if args.quiet else None
-    result = run_scenario(scenario, progress=progress)
+    result = run_scenario(scenario, progress=progress, executor=args.executor,
+                          workers=args.workers, scheduler=args.scheduler)
     result.write(outdir, plots=not args.no_plots)
     if not args.quiet:
-        print(result.to_dataframe().drop(columns=["status"]).to_string(index=False))
+        cols = [c for c in result.to_dataframe().columns if not c.endswith(("_ci_low",
+                                                                            "_ci_high"))]
+        print(result.to_dataframe()[cols].to_string(index=False))
         print(f"\nwrote {outdir.resolve()} ({result.wall_time_s:.2f} s)")
-    if result.failures:
-        for c in result.failures:
-            print(f"apopsim: condition {c.name!r} {c.status}", file=sys.stderr)
-        print(f"apopsim: {len(result.failures)} of {len(result.conditions)} conditions failed",
-              file=sys.stderr)
+    failures = result.failures
+    if failures:
+        conds = sorted({c for c, _, _ in failures})
+        print(f"apopsim: {len(failures)} cell simulation(s) failed in {len(conds)} "
+              f"condition(s): {'; '.join(conds)}", file=sys.stderr)
+        for c, cell, msg in failures[:5]:
+            print(f"  {c}, cell {cell}: {msg.splitlines()[0]}", file=sys.stderr)
+        print("  (all failures are listed in run.json and deaths.csv)", file=sys.stderr)
         return 1
     return 0
 
@@ -127,6 +133,10 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("-o", "--outdir", help="output directory (default results/<scenario name>)")
     r.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
     r.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    r.add_argument("--executor", choices=["serial", "processes", "dask"],
+                   help="where to run (default: the scenario's execution.executor)")
+    r.add_argument("--workers", type=int, help="number of worker processes")
+    r.add_argument("--scheduler", help="Dask scheduler address, e.g. tcp://host:8786")
     r.set_defaults(func=_cmd_run)
 
     v = sub.add_parser("validate", help="check a scenario without running it")

@@ -47,6 +47,7 @@ class CompiledModel:
     observe: Callable[[np.ndarray, np.ndarray, np.ndarray], dict[str, np.ndarray]]
     param_names: tuple[str, ...]
     jac_nonzeros: int
+    autonomous: bool = True
 
     def param_vector(self, overrides: dict[str, float] | None = None) -> np.ndarray:
         """Parameter vector from the model's values, with ``overrides`` (name -> value)."""
@@ -72,7 +73,14 @@ def compile_model(model: Model) -> CompiledModel:
     key = (model.structure_hash(), _jit_enabled())
     if key not in _COMPILED:
         _COMPILED[key] = _compile_structure(key[0], model, key[1])
-    return CompiledModel(model, *_COMPILED[key])
+    return CompiledModel(model, *_COMPILED[key], autonomous=_autonomous(model))
+
+
+def _autonomous(model: Model) -> bool:
+    """True if no kinetic law or rule uses time explicitly."""
+    exprs = [r.rate for r in model.reactions] + list(model.assignment_rules.values()) \
+        + list(model.rate_rules.values())
+    return not any(TIME in e.free_symbols for e in exprs)
 
 
 _COMPILED: dict[tuple[str, bool], tuple] = {}
@@ -101,6 +109,11 @@ def _compile_structure(key: str, model: Model, jit: bool):
 
             rhs = numba.njit(cache=True, fastmath=False)(mod.rhs)
             jac = numba.njit(cache=True, fastmath=False)(mod.jac)
+            # compile now (or load numba's cache), so forked workers inherit machine code
+            y = np.ones(len(model.state))
+            p = np.ones(len(param_names))
+            rhs(0.0, y, p)
+            jac(0.0, y, p)
         except ImportError:  # pragma: no cover - numba is a dependency
             pass
     return rhs, jac, mod.observe, param_names, mod.JAC_NNZ

@@ -1,4 +1,10 @@
-"""Run a scenario and write its results (tables, plots, provenance) atomically."""
+"""Run a scenario (one cell or a population, over every condition) and write its results.
+
+Outputs (:meth:`ScenarioResult.write`, atomic): ``summary.csv`` (one row per condition),
+``timecourse.csv`` (tidy: condition, time_h, variable, value [, sd, q05 ... q95]),
+``deaths.csv`` (one row per cell and condition), ``dose_response.csv`` (Hill fits when a drug has
+a dose series), ``synergy/`` (for two-drug grids), ``plots/`` and ``run.json`` (provenance).
+"""
 
 from __future__ import annotations
 
@@ -15,121 +21,202 @@ import pandas as pd
 
 from apopsim._io import atomic_output_dir
 from apopsim.compiler import compile_model
-from apopsim.engine import (
-    PreequilibrationOptions,
-    SolverOptions,
-    Trajectory,
-    integrate_segments,
-    make_integrator,
-    preequilibrate,
-    resolve_doses,
-    untreated_parameters,
-)
-from apopsim.errors import ApopsimError
+from apopsim.engine import PreequilibrationOptions, SolverOptions, resolve_doses
 from apopsim.library import load_model
 from apopsim.model import Model
-from apopsim.scenario import Scenario
+from apopsim.population import (
+    STATS,
+    PreeqTask,
+    TreatTask,
+    Variation,
+    make_executor,
+    run_chunks,
+    run_preeq_task,
+    run_treat_task,
+    sample_cells,
+    summarise_traces,
+    wilson_interval,
+)
+from apopsim.scenario import Population, Scenario
 
 
 @dataclass
 class ConditionResult:
-    """One condition: doses (nM), its trajectory, death time (h) and status."""
+    """One condition.
+
+    Attributes
+    ----------
+    name
+        Label such as ``lisaftoclax 100 nM + hht 50 nM``.
+    doses_nM
+        Drug -> concentration (nM) at treatment start.
+    death_h
+        Per cell: time of death (h after treatment), ``inf`` if it survived, ``nan`` if it failed,
+        ``-inf`` if it was already dead in its untreated steady state (such cells are not live
+        cells at treatment start: they are counted in ``n_dead_untreated`` and excluded from
+        fractions and statistics).
+    stats
+        Array (len(STATS), n_variables, n_times): mean, sd and quantiles over cells.
+    errors
+        Cell index -> failure message.
+    """
 
     name: str
     doses_nM: dict[str, float]
-    trajectory: Trajectory | None
-    time_to_death_h: float
-    status: str = "ok"
+    death_h: np.ndarray
+    stats: np.ndarray
+    errors: dict[int, str] = field(default_factory=dict)
+
+    @property
+    def live(self) -> np.ndarray:
+        """Death times of the cells that were simulated and alive at treatment start."""
+        return self.death_h[~np.isnan(self.death_h) & (self.death_h > -np.inf)]
+
+    @property
+    def n_ok(self) -> int:
+        """Cells simulated successfully and alive at treatment start."""
+        return int(self.live.size)
+
+    @property
+    def n_dead_untreated(self) -> int:
+        """Cells already dead in their untreated steady state (excluded)."""
+        return int(np.sum(self.death_h == -np.inf))
+
+    def apoptotic_fraction(self, t_h: float) -> tuple[float, float, float]:
+        """Fraction of live cells dead by ``t_h`` hours, with a 95 % Wilson interval."""
+        ok = self.live
+        if not ok.size:
+            return (np.nan, np.nan, np.nan)
+        k = int(np.sum(ok <= t_h + 1e-9))
+        lo, hi = wilson_interval(k, ok.size)
+        return k / ok.size, float(lo), float(hi)
 
 
 @dataclass
 class ScenarioResult:
-    """Results of :func:`run_scenario`.
-
-    ``to_dataframe()`` gives the summary (one row per condition, ``<drug>_nM`` columns, the
-    apoptotic fraction at each readout time and the time to death in hours);
-    ``timecourse()`` the tidy time courses (condition, time_h, variable, value).
-    """
+    """Results of :func:`run_scenario` (concentrations in nM, times in h)."""
 
     scenario: Scenario
     model: Model
+    times_h: np.ndarray
+    variables: tuple[str, ...]
     conditions: list[ConditionResult]
     wall_time_s: float
-    preequilibration_h: float
+    n_cells: int
+    n_retried: int = 0
     provenance: dict[str, Any] = field(default_factory=dict)
 
     @property
-    def failures(self) -> list[ConditionResult]:
-        """Conditions whose simulation failed."""
-        return [c for c in self.conditions if c.status != "ok"]
+    def failures(self) -> list[tuple[str, int, str]]:
+        """``(condition, cell, message)`` for every cell that failed."""
+        return [(c.name, cell, msg) for c in self.conditions for cell, msg in c.errors.items()]
 
+    def trace(self, condition: int | str, variable: str, stat: str = "mean") -> np.ndarray:
+        """Time course of ``variable`` (statistic over cells) for a condition (index or name)."""
+        c = self._condition(condition)
+        return c.stats[STATS.index(stat), self.variables.index(variable)]
+
+    def _condition(self, condition: int | str) -> ConditionResult:
+        if isinstance(condition, int):
+            return self.conditions[condition]
+        for c in self.conditions:
+            if c.name == condition:
+                return c
+        raise KeyError(f"no condition {condition!r}")
+
+    # ------------------------------------------------------------------ tables
     def to_dataframe(self) -> pd.DataFrame:
-        """Summary table, one row per condition."""
+        """Summary: one row per condition.
+
+        Columns: ``condition``, ``<drug>_nM``, ``apoptotic_fraction_<t>h`` (with ``_ci_low`` /
+        ``_ci_high`` for populations) per readout time, ``apoptotic_fraction`` (last readout),
+        ``time_to_death_h`` (median over the cells that died; NaN if none did),
+        ``<variable>_end`` (mean at the end, nM), ``n_cells``, ``n_failed``.
+        """
         s = self.scenario
+        pop = self.n_cells > 1
         rows = []
-        readout_times = s.time.readout_times()
         for c in self.conditions:
             row: dict[str, Any] = {"condition": c.name}
             row.update({f"{d}_nM": c.doses_nM.get(d, 0.0) for d in s.drugs})
-            for t in readout_times:
-                dead = c.time_to_death_h <= t + 1e-9
-                row[f"apoptotic_fraction_{t:g}h"] = float(dead) if c.status == "ok" else np.nan
-            row["apoptotic_fraction"] = row[f"apoptotic_fraction_{readout_times[-1]:g}h"]
-            row["time_to_death_h"] = c.time_to_death_h if np.isfinite(c.time_to_death_h) else np.nan
-            if c.trajectory is not None:
-                for v in s.readouts.species:
-                    row[f"{v}_end"] = float(c.trajectory[v][-1])
-            row["status"] = c.status
+            for t in s.time.readout_times():
+                f, lo, hi = c.apoptotic_fraction(t)
+                row[f"apoptotic_fraction_{t:g}h"] = f
+                if pop:
+                    row[f"apoptotic_fraction_{t:g}h_ci_low"] = lo
+                    row[f"apoptotic_fraction_{t:g}h_ci_high"] = hi
+            row["apoptotic_fraction"] = c.apoptotic_fraction(s.time.readout_times()[-1])[0]
+            dead = c.live[np.isfinite(c.live)]
+            row["time_to_death_h"] = float(np.median(dead)) if dead.size else np.nan
+            for j, v in enumerate(self.variables):
+                if v in s.readouts.species:
+                    row[f"{v}_end"] = float(c.stats[0, j, -1])
+            row["n_cells"] = len(c.death_h)
+            row["n_failed"] = len(c.errors)
+            row["n_dead_untreated"] = c.n_dead_untreated
             rows.append(row)
         return pd.DataFrame(rows)
 
     def timecourse(self) -> pd.DataFrame:
-        """Tidy time courses of the readout variables and the death variable."""
-        variables = list(dict.fromkeys([*self.scenario.readouts.species,
-                                        self.scenario.readouts.death.variable]))
+        """Tidy time courses: condition, time_h, variable, value (mean over cells)
+        [, sd, q05, q25, q50, q75, q95 for populations]."""
         frames = []
+        nt = len(self.times_h)
         for c in self.conditions:
-            if c.trajectory is None:
-                continue
-            tr = c.trajectory
-            for v in variables:
-                frames.append(pd.DataFrame({"condition": c.name, "time_h": tr.times_h,
-                                            "variable": v, "value": tr[v]}))
-        if not frames:
-            return pd.DataFrame(columns=["condition", "time_h", "variable", "value"])
+            for j, v in enumerate(self.variables):
+                d = {"condition": [c.name] * nt, "time_h": self.times_h, "variable": [v] * nt,
+                     "value": c.stats[0, j]}
+                if self.n_cells > 1:
+                    d.update({st: c.stats[k, j] for k, st in enumerate(STATS) if k > 0})
+                frames.append(pd.DataFrame(d))
         return pd.concat(frames, ignore_index=True)
 
+    def deaths(self) -> pd.DataFrame:
+        """One row per condition and cell: time of death in h (inf = survived; NaN = failed;
+        -inf = dead in its untreated steady state, excluded from fractions)."""
+        frames = [pd.DataFrame({"condition": c.name, "cell": np.arange(len(c.death_h)),
+                                "time_to_death_h": c.death_h}) for c in self.conditions]
+        return pd.concat(frames, ignore_index=True)
+
+    def dose_response(self) -> pd.DataFrame:
+        """Hill fits of apoptotic fraction vs dose for each drug with >= 4 doses (others at 0)."""
+        from apopsim.doseresponse import fit_dose_response
+
+        return fit_dose_response(self)
+
     def write(self, outdir: str | Path, *, plots: bool = True) -> Path:
-        """Write summary.csv, timecourse.csv, plots/ and run.json atomically into ``outdir``."""
+        """Write every table, the plots and run.json atomically into ``outdir``."""
         outdir = Path(outdir)
         with atomic_output_dir(outdir) as tmp:
             self.to_dataframe().to_csv(tmp / "summary.csv", index=False)
             self.timecourse().to_csv(tmp / "timecourse.csv", index=False)
+            self.deaths().to_csv(tmp / "deaths.csv", index=False)
+            dr = self.dose_response()
+            if len(dr):
+                dr.to_csv(tmp / "dose_response.csv", index=False)
+            syn = _grid_synergy(self, tmp / "synergy")
             if plots:
                 (tmp / "plots").mkdir()
                 from apopsim.plots import plot_scenario
 
-                plot_scenario(self, tmp / "plots")
+                plot_scenario(self, tmp / "plots", dose_response=dr, synergy=syn)
             (tmp / "run.json").write_text(json.dumps(self.provenance, indent=2, default=str))
         return outdir
+
+
+def _grid_synergy(result: ScenarioResult, outdir: Path):
+    """Synergy tables for a two-drug grid at every readout time (None if not a grid)."""
+    try:
+        from apopsim.synergy_scenario import scenario_synergy
+    except ImportError:  # pragma: no cover - synergy integration absent
+        return None
+    return scenario_synergy(result, outdir)
 
 
 def condition_name(doses: dict[str, float]) -> str:
     """Readable condition label, e.g. ``lisaftoclax 100 nM + hht 50 nM`` or ``control``."""
     parts = [f"{d} {v:g} nM" for d, v in doses.items() if v > 0]
     return " + ".join(parts) if parts else "control"
-
-
-def death_time(times_h: np.ndarray, values: np.ndarray, threshold: float) -> float:
-    """First time (h) ``values`` exceeds ``threshold`` (linear interpolation), or ``inf``."""
-    above = np.nonzero(values > threshold)[0]
-    if not above.size:
-        return float("inf")
-    i = int(above[0])
-    if i == 0:
-        return float(times_h[0])
-    t0, t1, v0, v1 = times_h[i - 1], times_h[i], values[i - 1], values[i]
-    return float(t0 + (threshold - v0) * (t1 - t0) / (v1 - v0))
 
 
 def scenario_model(scenario: Scenario) -> Model:
@@ -141,12 +228,23 @@ def scenario_model(scenario: Scenario) -> Model:
     return model
 
 
-def run_scenario(scenario: Scenario, *, progress: bool | None = None) -> ScenarioResult:
-    """Simulate every condition of ``scenario``.
+def _blocks(n: int, size: int) -> list[tuple[int, ...]]:
+    return [tuple(range(i, min(i + size, n))) for i in range(0, n, size)]
 
-    The untreated cell is pre-equilibrated once (shared by all conditions), then each condition
-    is treated from ``t = 0`` h. A solver failure in one condition is recorded in its ``status``
-    and the run goes on.
+
+def run_scenario(
+    scenario: Scenario,
+    *,
+    progress: bool | None = None,
+    executor: str | None = None,
+    workers: int | None = None,
+    scheduler: str | None = None,
+) -> ScenarioResult:
+    """Simulate every condition of ``scenario`` for one cell or a population.
+
+    Each cell is pre-equilibrated untreated once (shared by all conditions), then treated under
+    each condition from ``t = 0`` h. Failed cells are retried once, then reported in
+    ``ScenarioResult.failures``; they never vanish silently.
 
     Parameters
     ----------
@@ -154,52 +252,129 @@ def run_scenario(scenario: Scenario, *, progress: bool | None = None) -> Scenari
         A validated scenario (:func:`apopsim.load_scenario`).
     progress
         Show a progress bar (default: only when stderr is a terminal).
+    executor, workers, scheduler
+        Override the scenario's ``execution`` settings: ``"serial"``, ``"processes"`` or
+        ``"dask"``; the number of workers; a Dask scheduler address (``tcp://host:8786``).
     """
     t_start = time.perf_counter()
     model = scenario_model(scenario)
-    cm = compile_model(model)
+    compile_model(model)  # compile (and cache) before workers start
+    pop = scenario.population or Population(n_cells=1, vary_parameters=[])
+    variation = Variation(tuple(pop.vary_parameters), tuple(pop.vary_species), pop.cv,
+                          dict(pop.cv_per), pop.correlation, pop.sampling)
+    pnames, pvals, snames, svals = sample_cells(model, variation, pop.n_cells, scenario.seed)
     solver = SolverOptions(**scenario.solver.model_dump())
-    integrator = make_integrator(cm, solver)
     pre = scenario.preequilibration
-    y0, pre_h = model.initial, 0.0
-    if pre.enabled:
-        y0, pre_h = preequilibrate(
-            cm, integrator, model.initial, cm.param_vector(untreated_parameters(model)),
-            PreequilibrationOptions(enabled=True, tol_per_h=pre.tol_per_h, max_h=pre.max_h),
-        )
+    preeq = PreequilibrationOptions(enabled=pre.enabled, tol_per_h=pre.tol_per_h,
+                                    max_h=pre.max_h)
+    untreated = {k: 0.0 for k in model.drug_inputs}
     times = np.asarray(scenario.time.output_times())
     death = scenario.readouts.death
+    variables = tuple(dict.fromkeys([*scenario.readouts.species, death.variable]))
     conditions = scenario.conditions()
-    results = []
-    for doses in _progress(conditions, progress, desc=scenario.name):
-        start, events = scenario.engine_schedule(doses)
-        name = condition_name(doses)
-        try:
-            values = {**untreated_parameters(model), **resolve_doses(model, start)}
-            sched = [(t, resolve_doses(model, c)) for t, c in events]
-            tr = integrate_segments(cm, integrator, y0, values, sched, times)
-            td = death_time(tr.times_h, tr[death.variable], death.threshold)
-            results.append(ConditionResult(name, doses, tr, td))
-        except ApopsimError as exc:
-            results.append(ConditionResult(name, doses, None, float("nan"), f"failed: {exc}"))
+    blocks = _blocks(pop.n_cells, pop.block_size)
+
+    ex = scenario.execution
+    kind = executor or ex.executor
+    if kind == "auto":
+        kind = "serial" if pop.n_cells * len(conditions) <= 64 else "processes"
+    n_work = pop.n_cells * (1 + len(conditions))
+    bar = _progress_bar(n_work, progress, scenario.name)
+    pool = make_executor(kind, workers or ex.workers, scheduler or ex.scheduler)
+    try:
+        # phase 1: pre-equilibrate each cell once
+        y0 = np.empty((pop.n_cells, len(model.state)))
+        pre_errors: dict[int, str] = {}
+        sidx = tuple(model.state.index(s) for s in snames)
+        tasks1 = [PreeqTask(model, solver, preeq, tuple(pnames), pvals[list(b)], sidx,
+                            svals[list(b)], untreated, b) for b in blocks]
+
+        def got_preeq(i, res, err):
+            b = blocks[i]
+            if err is not None:
+                y0[list(b)] = np.nan
+                pre_errors.update({c: f"chunk failed twice: {err}" for c in b})
+            else:
+                y0[list(b)] = res.y0
+                pre_errors.update(res.errors)
+            bar.update(len(b))
+
+        run_chunks(pool, run_preeq_task, tasks1, got_preeq)
+
+        # phase 2: treat every (condition, cell block)
+        results = []
+        n_retried = 0
+        per_cond: dict[int, dict] = {}
+        tasks2 = []
+        for ci, doses in enumerate(conditions):
+            start, events = scenario.engine_schedule(doses)
+            sym = {**untreated, **resolve_doses(model, start)}
+            sched = tuple((t, resolve_doses(model, c)) for t, c in events)
+            for b in blocks:
+                tasks2.append(TreatTask(model, solver, tuple(pnames), pvals[list(b)],
+                                        y0[list(b)], sym, sched, times, variables,
+                                        (death.variable, death.threshold), pop.stop_at_death,
+                                        ci, b))
+            per_cond[ci] = {"death": np.full(pop.n_cells, np.nan),
+                            "traces": np.full((pop.n_cells, len(variables), len(times)), np.nan,
+                                              dtype=np.float32),
+                            "errors": {c: m for c, m in pre_errors.items()}, "left": len(blocks)}
+
+        def got_treat(i, res, err):
+            nonlocal n_retried
+            task = tasks2[i]
+            acc = per_cond[task.condition]
+            cells = list(task.cells)
+            if err is not None:
+                acc["errors"].update({c: f"chunk failed twice: {err}" for c in cells})
+            else:
+                acc["death"][cells] = res.death_h
+                acc["traces"][cells] = res.traces
+                for c, m in res.errors.items():
+                    acc["errors"].setdefault(c, m)
+                n_retried += res.retried
+            for c in acc["errors"]:
+                acc["death"][c] = np.nan
+            acc["left"] -= 1
+            if acc["left"] == 0:  # condition complete: keep only the summaries
+                acc["stats"] = summarise_traces(acc.pop("traces"))
+            bar.update(len(cells))
+
+        run_chunks(pool, run_treat_task, tasks2, got_treat)
+    finally:
+        pool.close()
+        bar.close()
+    for ci, doses in enumerate(conditions):
+        acc = per_cond[ci]
+        results.append(ConditionResult(condition_name(doses), doses, acc["death"],
+                                       acc["stats"], dict(sorted(acc["errors"].items()))))
     wall = time.perf_counter() - t_start
-    result = ScenarioResult(scenario, model, results, wall, pre_h)
-    result.provenance = provenance(scenario, model, wall, pre_h, result)
+    result = ScenarioResult(scenario, model, times, variables, results, wall, pop.n_cells,
+                            n_retried)
+    result.provenance = provenance(result, kind)
     return result
 
 
-def _progress(items, show: bool | None, desc: str):
+class _NoBar:
+    def update(self, n: int) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def _progress_bar(total: int, show: bool | None, desc: str):
     if show is None:
         show = sys.stderr.isatty()
-    if not show or len(items) < 2:
-        return items
+    if not show:
+        return _NoBar()
     from tqdm.auto import tqdm
 
-    return tqdm(items, desc=desc, unit="condition", file=sys.stderr)
+    return tqdm(total=total, desc=desc, unit="cell-run", file=sys.stderr, mininterval=0.5,
+                delay=2.0)
 
 
-def provenance(scenario: Scenario, model: Model, wall: float, pre_h: float,
-               result: ScenarioResult) -> dict[str, Any]:
+def provenance(result: ScenarioResult, executor: str) -> dict[str, Any]:
     """The run.json record: what ran, with which code, inputs and settings."""
     import importlib.metadata as md
 
@@ -211,23 +386,28 @@ def provenance(scenario: Scenario, model: Model, wall: float, pre_h: float,
         except md.PackageNotFoundError:
             return None
 
+    s, model = result.scenario, result.model
+    failures = result.failures
     return {
         "apopsim_version": apopsim.__version__,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "scenario_file": str(scenario.source) if scenario.source else None,
-        "scenario": scenario.model_dump(mode="json"),
+        "scenario_file": str(s.source) if s.source else None,
+        "scenario": s.model_dump(mode="json"),
         "model": {"name": model.name, "source": str(model.source),
                   "file_sha256": model.source_hashes},
-        "seed": scenario.seed,
-        "engine": scenario.solver.engine,
-        "method": scenario.solver.method,
-        "rtol": scenario.solver.rtol,
-        "atol_nM": scenario.solver.atol,
-        "preequilibration_h": pre_h,
+        "seed": s.seed,
+        "engine": s.solver.engine,
+        "method": s.solver.method,
+        "rtol": s.solver.rtol,
+        "atol_nM": s.solver.atol,
+        "executor": executor,
         "n_conditions": len(result.conditions),
-        "n_failed": len(result.failures),
-        "failures": [{"condition": c.name, "status": c.status} for c in result.failures],
-        "wall_time_s": round(wall, 4),
+        "n_cells_per_condition": result.n_cells,
+        "n_cells_retried": result.n_retried,
+        "n_cells_failed": len(failures),
+        "failed_conditions": sorted({c for c, _, _ in failures}),
+        "failures": [{"condition": c, "cell": i, "error": m} for c, i, m in failures[:100]],
+        "wall_time_s": round(result.wall_time_s, 4),
         "python": sys.version.split()[0],
         "platform": platform.platform(),
         "packages": {p: ver(p) for p in ("numpy", "scipy", "sympy", "numba", "pandas",

@@ -145,6 +145,47 @@ class Preequilibration(_Strict):
     max_h: PositiveFloat = Field(1e5, description="Give up after this many hours.")
 
 
+class Population(_Strict):
+    """A heterogeneous population: each cell's synthesis rates (or initial amounts) are drawn
+    log-normally (mean preserved) around the context's values."""
+
+    n_cells: int = Field(500, ge=1, le=1_000_000, description="Cells per condition.")
+    cv: NonNegativeFloat = Field(0.25, le=5, description="Coefficient of variation (default).")
+    cv_per: dict[str, NonNegativeFloat] = Field(
+        default_factory=dict, description="Coefficient of variation per varied name."
+    )
+    vary_parameters: list[str] = Field(
+        default_factory=lambda: ["ksyn_*"],
+        description="Parameters varied per cell (glob patterns), e.g. synthesis rates (nM/h).",
+    )
+    vary_species: list[str] = Field(
+        default_factory=list,
+        description="Species whose initial amounts (nM) vary per cell (glob patterns); "
+        "pre-equilibration resets those with turnover.",
+    )
+    correlation: float = Field(0.0, ge=0.0, lt=1.0,
+                               description="Common correlation of the log-values.")
+    sampling: Literal["random", "sobol"] = Field(
+        "random", description="'random' (seeded PCG64) or 'sobol' (scrambled, lower variance)."
+    )
+    stop_at_death: bool = Field(
+        True, description="Stop simulating a cell once it is dead (species held from then)."
+    )
+    block_size: int = Field(50, ge=1, description="Cells per chunk of work.")
+
+
+class Execution(_Strict):
+    """Where the work runs. Results are identical across executors for the same seed."""
+
+    executor: Literal["auto", "serial", "processes", "dask"] = Field(
+        "auto",
+        description="'auto': serial for small runs, local processes (all cores) otherwise; "
+        "'dask': a Dask cluster (scheduler address, or a new local cluster).",
+    )
+    workers: int | None = Field(None, ge=1, description="Worker processes (default: all cores).")
+    scheduler: str | None = Field(None, description="Dask scheduler address, tcp://host:8786.")
+
+
 class Scenario(_Strict):
     """A scenario: model, context, drugs (nM), schedule, time (h), readouts, solver and seed."""
 
@@ -167,6 +208,10 @@ class Scenario(_Strict):
     readouts: Readouts = Field(default_factory=Readouts)
     solver: Solver = Field(default_factory=Solver)
     preequilibration: Preequilibration = Field(default_factory=Preequilibration)
+    population: Population | None = Field(
+        None, description="Simulate a heterogeneous population (default: one cell)."
+    )
+    execution: Execution = Field(default_factory=Execution)
     seed: int = Field(0, ge=0, description="Seed of every random choice in the run.")
 
     _base_dir: Path | None = PrivateAttr(None)
@@ -399,6 +444,17 @@ def check_against_model(scenario: Scenario, lines: dict, where: str) -> list[tup
         if s not in known:
             problems.append((at("readouts", "species", i), f"model {model.name!r} has no "
                              f"species or rule variable {s!r}"))
+    if scenario.population is not None:
+        import fnmatch
+
+        pop = scenario.population
+        for field_name, names in (("vary_parameters", list(model.parameters)),
+                                  ("vary_species", list(model.state))):
+            for i, pat in enumerate(getattr(pop, field_name)):
+                if not any(fnmatch.fnmatchcase(n, pat) for n in names):
+                    problems.append((at("population", field_name, i), f"{pat!r} matches no "
+                                     f"{'parameter' if 'param' in field_name else 'species'} "
+                                     f"of model {model.name!r}"))
     if scenario.readouts.death.variable not in known:
         problems.append((at("readouts", "death", "variable"), "model has no variable "
                          f"{scenario.readouts.death.variable!r} for the death rule"))

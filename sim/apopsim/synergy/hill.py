@@ -44,7 +44,7 @@ def hill(d: np.ndarray | float, e0: float, emax: float, h: float, c: float) -> n
 
 
 def hill_inverse(y: np.ndarray | float, e0: float, emax: float, h: float, c: float) -> np.ndarray:
-    """Dose giving effect ``y`` on a Hill curve; NaN when ``y`` is not strictly between E0 and Emax."""
+    """Dose giving effect ``y`` on a Hill curve; NaN unless ``y`` is strictly between E0, Emax."""
     y = np.asarray(y, dtype=float)
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = (y - e0) / (emax - y)
@@ -148,7 +148,9 @@ def fit_hill(
     n_free = 2 + (e0 is None) + (emax is None)
     n_doses = np.unique(d).size
     if n_doses < n_free or not np.any(d > 0):
-        raise ValueError(f"need at least {n_free} distinct doses to fit a Hill curve, got {n_doses}")
+        raise ValueError(
+            f"need at least {n_free} distinct doses to fit a Hill curve, got {n_doses}"
+        )
     s = dose_scale(d) if scale is None else float(scale)
     with np.errstate(divide="ignore"):
         x = np.log(d / s)
@@ -221,10 +223,10 @@ def fit_hill(
             bounds=(lower, upper),
             method="trf",
             x_scale="jac",
-            ftol=1e-12,
-            xtol=1e-12,
-            gtol=1e-12,
-            max_nfev=2000,
+            ftol=1e-11,
+            xtol=1e-11,
+            gtol=1e-11,
+            max_nfev=400,
         )
         if best is None or res.cost < best.cost - 1e-15:
             best = res

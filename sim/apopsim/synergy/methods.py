@@ -353,9 +353,7 @@ def zip_scores(
     score = 100.0 * (fitted - ref)
     score[m.measured & ~comb] = 0.0
     score[~m.measured] = np.nan
-    return ScoreResult(
-        score, ref, {"fitted": fitted, "variant": variant, "n_unfitted": n_unfitted}
-    )
+    return ScoreResult(score, ref, {"fitted": fitted, "variant": variant, "n_unfitted": n_unfitted})
 
 
 @dataclass

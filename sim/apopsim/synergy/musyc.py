@@ -154,9 +154,17 @@ def musyc_surface(d1: np.ndarray, d2: np.ndarray, params: MuSyCParams) -> np.nda
     ld2 = _log_ratio(d2, p.C2)
     ld1, ld2 = np.broadcast_arrays(ld1, ld2)
     w = _state_weights(
-        ld1, ld2, p.h1, p.h2, np.log(p.alpha12), np.log(p.alpha21), p.gamma12, p.gamma21,
-        p.r1r, p.r2r,
-    )  # fmt: skip
+        ld1,
+        ld2,
+        p.h1,
+        p.h2,
+        np.log(p.alpha12),
+        np.log(p.alpha21),
+        p.gamma12,
+        p.gamma21,
+        p.r1r,
+        p.r2r,
+    )
     total = w[0] + w[1] + w[2] + w[3]
     return (w[0] * p.E0 + w[1] * p.E1 + w[2] * p.E2 + w[3] * p.E3) / total
 
@@ -255,21 +263,42 @@ class _Problem:
 
     def to_params(self, theta: np.ndarray) -> MuSyCParams:
         e0, e1, e2, e3, lh1, lh2, lc1, lc2, la12, la21 = (float(v) for v in theta[:10])
-        g12, g21 = (float(np.exp(theta[10])), float(np.exp(theta[11]))) if self.fit_gamma else (
-            1.0,
-            1.0,
+        g12, g21 = (
+            (float(np.exp(theta[10])), float(np.exp(theta[11])))
+            if self.fit_gamma
+            else (
+                1.0,
+                1.0,
+            )
         )
         return MuSyCParams(
-            E0=e0, E1=e1, E2=e2, E3=e3, h1=float(np.exp(lh1)), h2=float(np.exp(lh2)),
-            C1=float(np.exp(lc1) * self.s1), C2=float(np.exp(lc2) * self.s2),
-            alpha12=float(np.exp(la12)), alpha21=float(np.exp(la21)), gamma12=g12, gamma21=g21,
-        )  # fmt: skip
+            E0=e0,
+            E1=e1,
+            E2=e2,
+            E3=e3,
+            h1=float(np.exp(lh1)),
+            h2=float(np.exp(lh2)),
+            C1=float(np.exp(lc1) * self.s1),
+            C2=float(np.exp(lc2) * self.s2),
+            alpha12=float(np.exp(la12)),
+            alpha21=float(np.exp(la21)),
+            gamma12=g12,
+            gamma21=g21,
+        )
 
     def to_theta(self, p: MuSyCParams) -> np.ndarray:
         theta = [
-            p.E0, p.E1, p.E2, p.E3, np.log(p.h1), np.log(p.h2), np.log(p.C1 / self.s1),
-            np.log(p.C2 / self.s2), np.log(p.alpha12), np.log(p.alpha21),
-        ]  # fmt: skip
+            p.E0,
+            p.E1,
+            p.E2,
+            p.E3,
+            np.log(p.h1),
+            np.log(p.h2),
+            np.log(p.C1 / self.s1),
+            np.log(p.C2 / self.s2),
+            np.log(p.alpha12),
+            np.log(p.alpha21),
+        ]
         if self.fit_gamma:
             theta += [np.log(p.gamma12), np.log(p.gamma21)]
         eps = 1e-9
@@ -340,7 +369,8 @@ def fit_musyc(
     Bounds: effects in :data:`~apopsim.synergy.hill.E_BOUNDS`, slopes in
     :data:`~apopsim.synergy.hill.H_BOUNDS`, EC50 within ``LOG_C_MARGIN`` (natural-log units) of
     the tested dose range, alpha in :data:`ALPHA_BOUNDS`, gamma in :data:`GAMMA_BOUNDS`.  The
-    best fit is the lowest-residual of several starts (alpha12, alpha21 in {0.1, 1, 10}).
+    best fit is the lowest-residual of several starts (alpha12, alpha21 in {0.1, 1, 10}, with the
+    single-drug Hill slopes and with h1 = h2 = 1).
     """
     d1 = np.asarray(d1, dtype=float).ravel()
     d2 = np.asarray(d2, dtype=float).ravel()
@@ -365,13 +395,21 @@ def fit_musyc(
         top = (d1 == d1.max()) & (d2 == d2.max())
         e3 = float(np.mean(y[top])) if top.any() else max(f1.emax, f2.emax)
         p0 = MuSyCParams(
-            E0=0.5 * (f1.e0 + f2.e0), E1=f1.emax, E2=f2.emax, E3=e3, h1=f1.h, h2=f2.h,
-            C1=f1.ec50, C2=f2.ec50,
-        )  # fmt: skip
+            E0=0.5 * (f1.e0 + f2.e0),
+            E1=f1.emax,
+            E2=f2.emax,
+            E3=e3,
+            h1=f1.h,
+            h2=f2.h,
+            C1=f1.ec50,
+            C2=f2.ec50,
+        )
     starts = []
-    for a12 in (1.0, 0.1, 10.0):
-        for a21 in (1.0, 0.1, 10.0):
-            starts.append(replace(p0, alpha12=a12 * p0.alpha12, alpha21=a21 * p0.alpha21))
+    # Noisy margins can give extreme single-drug slopes: also start from h1 = h2 = 1.
+    for base in (p0, replace(p0, h1=1.0, h2=1.0)):
+        for a12 in (1.0, 0.1, 10.0):
+            for a21 in (1.0, 0.1, 10.0):
+                starts.append(replace(base, alpha12=a12 * p0.alpha12, alpha21=a21 * p0.alpha21))
     best = None
     for start in starts:
         res = prob.solve(prob.to_theta(start), y)

@@ -1,0 +1,174 @@
+"""Drug-combination synergy analysis: Bliss, HSA, Loewe, ZIP, Chou–Talalay CI and MuSyC.
+
+Conventions (stated in every output)
+------------------------------------
+* Responses are converted internally to **fractional inhibition** (0 = untreated control,
+  1 = complete inhibition).  The input may be viability or inhibition, in percent or fractions;
+  the caller declares which (``data_type``, ``scale``) — it is never guessed, and a
+  :class:`SynergyWarning` is issued when values look like the other scale.  Tables report
+  inhibition (and effect parameters such as Emax, MuSyC ``E0..E3``) in **percent**.
+* **Bliss, HSA, Loewe and ZIP scores are percentage points of inhibition**, observed (ZIP:
+  fitted) minus reference; **positive = synergy** (as SynergyFinder).  They are 0 on monotherapy
+  wells.  **CI < 1 = synergy** (1 additive, > 1 antagonism).  MuSyC: ``alpha > 1`` synergistic
+  potency, ``beta > 0`` synergistic efficacy, ``gamma > 1`` synergistic cooperativity.
+* The **summary score of a block is the mean over its combination wells** (both doses > 0).
+* **Replicates are averaged** for the non-parametric methods (Bliss, HSA, observed responses in
+  Loewe/ZIP/CI scores) and **used whole for fits** (Hill, median-effect, ZIP slices, MuSyC).
+* Doses are in the data's concentration unit; all fits normalise doses by their geometric mean,
+  so results do not depend on the unit (EC50s and ``C`` scale with it).
+
+Public API
+----------
+High level::
+
+    analyze(wells: pd.DataFrame, *, data_type: "viability"|"inhibition",
+            scale: "percent"|"fraction",
+            methods="bliss,hsa,loewe,zip,ci,musyc" | Iterable[str] | "all",
+            zip_variant="sf3"|"sf2", reference="observed"|"fitted",
+            loewe_undefined="synergyfinder"|"nan"|"weaker_emax"|"hsa",
+            out_of_range="keep"|"clip"|"baseline"|"baseline_part",
+            effect_levels=(0.5, 0.75, 0.9), musyc_gamma=False, n_bootstrap=100,
+            confidence=0.95, seed=0, conc_unit=None, source=None) -> SynergyResult
+        ``wells``: one row per well and replicate, columns ``block_id, conc1, conc2,
+        response`` [+ ``drug1, drug2, conc_unit`` (or ``conc_unit1, conc_unit2``),
+        ``replicate``].
+    analyze_file(path, **same keywords) -> SynergyResult      # SynergyFinder long CSV
+    analyze_time_course({time: wells} | wells_with_time_column, *, time_column="time",
+                        **analyze keywords) -> dict[float, SynergyResult]
+    SynergyResult: .wells (DataFrame, one row per block and well), .summary (DataFrame, one
+        row per block), .blocks {block_id: BlockResult}, .settings, .messages, .conventions
+    write_report(result, outdir, *, plots=True, overwrite=True) -> Path
+        atomically writes outdir/wells.csv, summary.csv, ci_rays.csv, metadata.json,
+        README.txt, plots/
+    write_time_course_report({time: SynergyResult}, outdir, *, time_unit="h", plots=True)
+        same tables stacked with a ``time`` column + plots/synergy_vs_time.png
+    plot_synergy_vs_time(summaries_by_time: dict[float, DataFrame], path, *, methods=None,
+                         time_unit="h") -> Path
+    read_synergyfinder_csv(path) -> DataFrame; validate_wells(frame, ...) -> DataFrame
+    SynergyInputError (ValueError: .source, .row, .column, .expected), SynergyWarning
+
+Array level (``DoseMatrix.from_arrays(d1, d2, inhibition_fraction)``; results are
+``(n_dose1, n_dose2)`` arrays)::
+
+    bliss(m, *, reference="observed", fits=None) -> ScoreResult(score, reference, extra)
+    hsa(m, *, reference="observed", fits=None) -> ScoreResult
+    loewe(m, *, fits=None, undefined="synergyfinder") -> ScoreResult
+    zip_scores(m, *, fits=None, variant="sf3") -> ScoreResult
+    combination_index(m, *, effect_levels=(0.5, 0.75, 0.9)) -> CIResult
+    fit_single_drugs(m) -> (HillFit, HillFit); fit_hill(d, y, *, e0=None, emax=None)
+    fit_median_effect(d, fa) -> MedianEffectFit
+    fit_musyc(d1, d2, y, *, fit_gamma=False, n_bootstrap=100, confidence=0.95, seed=0)
+        -> MuSyCFit(params: MuSyCParams, intervals: {name: (lo, hi)}, ...)
+    musyc_surface(d1, d2, MuSyCParams) -> inhibition
+
+Plots (``apopsim.synergy.plots``): response matrix heat map, synergy heat map and contour with
+the most synergistic 3x3 area outlined, 3-D synergy surface, single-drug curves with Hill fits,
+isobologram (classic and normalised), Fa–CI plot, synergy-versus-dose-ratio and
+synergy-versus-time.
+
+CLI: ``apopsim synergy DATA.csv -o OUTDIR [--data-type viability|inhibition]
+[--scale percent|fraction] [--methods ...] [--zip-variant sf2|sf3] ...`` (see
+:mod:`apopsim.synergy.cli`).
+
+Definitions that differ from other tools (details in ``docs/synergy.md``)
+--------------------------------------------------------------------------
+* ZIP: the reference uses each drug's own fitted curve (SynergyFinder); the ``synergy``
+  package averages the two fitted E0s.  ``sf3`` leaves the slice Emax free within
+  [-100, 200] % (``synergy`` bounds it to [-50, 100] % inhibition).
+* Loewe: undefined wells follow an explicit rule; ``"weaker_emax"`` and ``"hsa"`` equal the
+  ``synergy`` package's ``delta_weakest`` / ``delta_HSA`` modes; ``"synergyfinder"`` is
+  SynergyFinder's fallback.  The Loewe equation is solved to machine precision (root
+  bracketing) rather than by bounded minimisation.
+* Bliss/HSA with ``reference="observed"`` average replicates with the mean (``synergy`` uses the
+  median for monotherapy replicates and scores each replicate separately).
+* CI: the median-effect line is fitted to every replicate point with 0 < fa < 1 (CompuSyn
+  averages first); block-level ``CI_x`` comes from constant-ratio rays (median over rays for a
+  checkerboard).
+* MuSyC: residual bootstrap (resampled residuals) instead of the ``synergy`` package's Gaussian
+  parametric bootstrap; parameters are bounded (``ALPHA_BOUNDS``, ``GAMMA_BOUNDS``, Hill slopes
+  0.05–20, effects -100–200 %).
+"""
+
+from __future__ import annotations
+
+from .analysis import (
+    CONVENTIONS,
+    METHODS,
+    BlockResult,
+    SynergyResult,
+    analyze,
+    analyze_file,
+    analyze_time_course,
+    parse_methods,
+)
+from .data import (
+    DoseMatrix,
+    SynergyInputError,
+    SynergyWarning,
+    read_synergyfinder_csv,
+    to_inhibition,
+    validate_wells,
+)
+from .hill import HillFit, MedianEffectFit, fit_hill, fit_median_effect, hill_inverse
+from .methods import (
+    CIResult,
+    ScoreResult,
+    bliss,
+    combination_index,
+    fit_single_drugs,
+    hsa,
+    loewe,
+    loewe_reference,
+    most_synergistic_area,
+    zip_scores,
+)
+from .musyc import MuSyCFit, MuSyCParams, fit_musyc, musyc_surface
+from .report import write_report, write_time_course_report
+
+__all__ = [
+    "CONVENTIONS",
+    "METHODS",
+    "BlockResult",
+    "CIResult",
+    "DoseMatrix",
+    "HillFit",
+    "MedianEffectFit",
+    "MuSyCFit",
+    "MuSyCParams",
+    "ScoreResult",
+    "SynergyInputError",
+    "SynergyResult",
+    "SynergyWarning",
+    "analyze",
+    "analyze_file",
+    "analyze_time_course",
+    "bliss",
+    "combination_index",
+    "fit_hill",
+    "fit_median_effect",
+    "fit_musyc",
+    "fit_single_drugs",
+    "hill_inverse",
+    "hsa",
+    "loewe",
+    "loewe_reference",
+    "most_synergistic_area",
+    "musyc_surface",
+    "parse_methods",
+    "plot_synergy_vs_time",
+    "read_synergyfinder_csv",
+    "to_inhibition",
+    "validate_wells",
+    "write_report",
+    "write_time_course_report",
+    "zip_scores",
+]
+
+
+def __getattr__(name: str):
+    # matplotlib is imported only when a plotting function is first used
+    if name == "plot_synergy_vs_time":
+        from .plots import plot_synergy_vs_time
+
+        return plot_synergy_vs_time
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

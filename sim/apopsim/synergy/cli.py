@@ -1,0 +1,233 @@
+"""``apopsim synergy``: synergy analysis of measured drug-combination data.
+
+Wiring into the main CLI (``apopsim.cli``)::
+
+    from apopsim.synergy import cli as synergy_cli
+    synergy_cli.add_parser(subparsers)      # registers "synergy", sets defaults func=run
+    ...
+    return args.func(args)                  # -> synergy_cli.run(args)
+
+Standalone: ``python -m apopsim.synergy.cli DATA.csv -o OUTDIR``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+
+from .analysis import METHODS, analyze_file, parse_methods
+from .data import OUT_OF_RANGE, SynergyInputError, SynergyWarning
+from .methods import LOEWE_UNDEFINED, REFERENCES, ZIP_VARIANTS
+from .report import write_report
+
+DESCRIPTION = """\
+Compute Bliss, HSA, Loewe, ZIP, Chou-Talalay CI and MuSyC synergy for every block of a
+SynergyFinder long-format CSV file (columns block_id, drug1, drug2, conc1, conc2, response,
+conc_unit; one row per well and replicate).
+
+Writes OUTDIR/wells.csv (one row per block and well), OUTDIR/summary.csv (one row per block),
+OUTDIR/ci_rays.csv, OUTDIR/metadata.json and OUTDIR/plots/, atomically.
+
+Conventions: responses are converted to fractional inhibition from the declared --data-type and
+--scale; Bliss/HSA/Loewe/ZIP scores are percentage points of inhibition, positive = synergy;
+CI < 1 = synergy; block scores are means over combination wells (both doses > 0).
+"""
+
+EXIT_OK = 0
+EXIT_INPUT = 2
+
+
+def configure_parser(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Add the synergy options to an argument parser."""
+    p.add_argument("data", metavar="DATA.csv", help="SynergyFinder long-format CSV file")
+    p.add_argument("-o", "--outdir", required=True, metavar="OUTDIR", help="output directory")
+    p.add_argument(
+        "--data-type",
+        choices=("viability", "inhibition"),
+        default=None,
+        help="what 'response' measures (default: viability, SynergyFinder's default; stated "
+        "on stderr when not given)",
+    )
+    p.add_argument(
+        "--scale",
+        choices=("percent", "fraction"),
+        default=None,
+        help="scale of 'response' (default: percent, stated on stderr when not given)",
+    )
+    p.add_argument(
+        "--methods",
+        default=",".join(METHODS),
+        help=f"comma-separated subset of {','.join(METHODS)} or 'all' (default: all)",
+    )
+    p.add_argument(
+        "--zip-variant",
+        choices=ZIP_VARIANTS,
+        default="sf3",
+        help="ZIP slice fits with free Emax (sf3, SynergyFinder 3; default) or Emax pinned at "
+        "100%% (sf2, SynergyFinder 2)",
+    )
+    p.add_argument(
+        "--reference",
+        choices=REFERENCES,
+        default="observed",
+        help="single-drug effects for Bliss/HSA: observed margins (default) or fitted Hill curves",
+    )
+    p.add_argument(
+        "--loewe-undefined",
+        choices=LOEWE_UNDEFINED,
+        default="synergyfinder",
+        help="rule for wells without a Loewe-equivalent dose (different Emax): nan, the "
+        "weaker drug's Emax, HSA, or SynergyFinder's fallback (default)",
+    )
+    p.add_argument(
+        "--out-of-range",
+        choices=OUT_OF_RANGE,
+        default="keep",
+        help="inhibition outside [0, 100]%%: keep (default), clip, or baseline-correct as "
+        "SynergyFinder's correct_baseline 'all' (baseline) or 'part' (baseline_part)",
+    )
+    p.add_argument(
+        "--effect-levels",
+        default="50,75,90",
+        help="effect levels in percent for CI and DRI (default: 50,75,90)",
+    )
+    p.add_argument(
+        "--musyc-gamma", action="store_true", help="also fit MuSyC cooperativity (gamma)"
+    )
+    p.add_argument(
+        "--bootstrap",
+        type=int,
+        default=100,
+        metavar="N",
+        help="bootstrap refits for MuSyC confidence intervals (default: 100)",
+    )
+    p.add_argument(
+        "--confidence", type=float, default=0.95, help="interval coverage (default: 0.95)"
+    )
+    p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default: 0)")
+    p.add_argument("--no-plots", action="store_true", help="write the tables only")
+    return p
+
+
+def add_parser(subparsers) -> None:
+    """Register the ``synergy`` subcommand on an argparse ``subparsers`` object.
+
+    The subparser's defaults include ``func=run``.
+    """
+    p = subparsers.add_parser(
+        "synergy",
+        help="synergy analysis of measured drug-combination data (SynergyFinder CSV)",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    configure_parser(p)
+    p.set_defaults(func=run)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Stand-alone parser (``python -m apopsim.synergy.cli``)."""
+    p = argparse.ArgumentParser(
+        prog="apopsim synergy",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    return configure_parser(p)
+
+
+def _fail(msg: str) -> int:
+    print(f"apopsim synergy: error: {msg}", file=sys.stderr)
+    return EXIT_INPUT
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the analysis described by parsed arguments.
+
+    Returns
+    -------
+    int
+        0 on success, 2 on invalid input or options (message on stderr naming file, row,
+        column and what was expected).
+    """
+    try:
+        methods = parse_methods(args.methods)
+    except ValueError as exc:
+        return _fail(f"--methods: {exc}")
+    try:
+        levels = tuple(float(v) / 100.0 for v in str(args.effect_levels).split(",") if v.strip())
+    except ValueError:
+        return _fail(
+            f"--effect-levels: expected comma-separated percentages, got {args.effect_levels!r}"
+        )
+    if not levels or any(not 0 < x < 1 for x in levels):
+        return _fail("--effect-levels: each level must lie strictly between 0 and 100 (percent)")
+    if args.bootstrap < 0:
+        return _fail("--bootstrap: expected a non-negative integer")
+    if not 0 < args.confidence < 1:
+        return _fail("--confidence: expected a number strictly between 0 and 1")
+    data_type, scale = args.data_type, args.scale
+    if data_type is None:
+        data_type = "viability"
+        print(
+            "apopsim synergy: note: --data-type not given, assuming 'viability' "
+            "(SynergyFinder's default)",
+            file=sys.stderr,
+        )
+    if scale is None:
+        scale = "percent"
+        print("apopsim synergy: note: --scale not given, assuming 'percent'", file=sys.stderr)
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", SynergyWarning)
+        try:
+            result = analyze_file(
+                args.data,
+                data_type=data_type,
+                scale=scale,
+                methods=methods,
+                zip_variant=args.zip_variant,
+                reference=args.reference,
+                loewe_undefined=args.loewe_undefined,
+                out_of_range=args.out_of_range,
+                effect_levels=levels,
+                musyc_gamma=args.musyc_gamma,
+                n_bootstrap=args.bootstrap,
+                confidence=args.confidence,
+                seed=args.seed,
+            )
+        except SynergyInputError as exc:
+            return _fail(str(exc))
+        out = write_report(result, args.outdir, plots=not args.no_plots)
+    for w in caught:
+        if issubclass(w.category, SynergyWarning):
+            print(f"apopsim synergy: warning: {w.message}", file=sys.stderr)
+    for msg in result.messages:
+        if not any(str(w.message) == msg for w in caught):
+            print(f"apopsim synergy: note: {msg}", file=sys.stderr)
+    cols = [
+        c
+        for c in (
+            "block_id",
+            "bliss",
+            "hsa",
+            "loewe",
+            "zip",
+            "ci",
+            "musyc_alpha12",
+            "musyc_alpha21",
+            "musyc_beta",
+        )
+        if c in result.summary
+    ]
+    print(result.summary[cols].to_string(index=False, float_format=lambda v: f"{v:.3g}"))
+    print(f"wrote {out}")
+    return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``python -m apopsim.synergy.cli``."""
+    return run(build_parser().parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
