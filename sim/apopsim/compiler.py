@@ -175,7 +175,6 @@ def generate_source(model: Model, param_names: tuple[str, ...]) -> tuple[str, in
     """Python source of ``rhs``, ``jac`` and ``observe`` for ``model``; also the Jacobian nnz."""
     y, p, dy, full = derivatives(model, param_names)
     n = len(y)
-    t = sp.Symbol("t", real=True)
     unpack = lambda vec, syms: [f"    {s} = {vec}[{i}]" for i, s in enumerate(syms)]  # noqa: E731
     printer = _Printer({"fully_qualified_modules": True})
 

@@ -168,9 +168,10 @@ class _RoadRunnerIntegrator:
         self.float_idx = np.array([index[s] for s in floating], dtype=int)
         self.rate_idx = np.array([index[s] for s in self.rate_rule_params], dtype=int)
         self.rr.timeCourseSelections = ["time"] + floating + self.rate_rule_params
-        self.settable = [k for k in cm.param_names if k in set(self.rr.model.getGlobalParameterIds())
-                         or k in set(self.rr.model.getCompartmentIds())
-                         or k in set(self.rr.model.getBoundarySpeciesIds())]
+        rrm = self.rr.model
+        known = {*rrm.getGlobalParameterIds(), *rrm.getCompartmentIds(),
+                 *rrm.getBoundarySpeciesIds()}
+        self.settable = [k for k in cm.param_names if k in known]
         self.pidx = [cm.param_names.index(k) for k in self.settable]
 
     def integrate(self, y0: np.ndarray, p: np.ndarray, times: np.ndarray) -> np.ndarray:

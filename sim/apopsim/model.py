@@ -409,7 +409,8 @@ def _check_symbols(model: Model, where: str) -> None:
     for what, e in exprs:
         unknown = {str(s) for s in e.free_symbols} - known
         if unknown:
-            raise ModelError(f"{where}: {what} uses undefined symbol(s) {', '.join(sorted(unknown))}")
+            names = ", ".join(sorted(unknown))
+            raise ModelError(f"{where}: {what} uses undefined symbol(s) {names}")
 
 
 _FUNCS: dict[str, Any] = {
