@@ -21,6 +21,7 @@ The long ("tidy") input format is SynergyFinder's: one row per well and replicat
 from __future__ import annotations
 
 import csv
+import io
 import os
 import warnings
 from collections.abc import Hashable, Sequence
@@ -137,31 +138,50 @@ def read_synergyfinder_csv(path: str | os.PathLike[str]) -> pd.DataFrame:
     """
     source = str(path)
     try:
-        raw = pd.read_csv(
-            path,
-            dtype=str,
-            keep_default_na=False,
-            skipinitialspace=True,
-            encoding="utf-8-sig",
-        )
+        with open(path, encoding="utf-8-sig", newline="") as fh:
+            text = fh.read()
     except FileNotFoundError:
         raise SynergyInputError("file not found", source=source) from None
-    except pd.errors.EmptyDataError:
+    except IsADirectoryError:
+        raise SynergyInputError("expected a CSV file, got a directory", source=source) from None
+    except UnicodeDecodeError as exc:
+        raise SynergyInputError(f"not UTF-8 text ({exc.reason})", source=source) from None
+    reader = csv.reader(io.StringIO(text), skipinitialspace=True)
+    header: list[str] | None = None
+    rows: list[list[str]] = []
+    lines: list[int] = []
+    try:
+        for row in reader:
+            if not row or all(not cell.strip() for cell in row):
+                continue  # blank line
+            if header is None:
+                header = [cell.strip() for cell in row]
+                continue
+            if len(row) != len(header):
+                raise SynergyInputError(
+                    f"expected {len(header)} comma-separated fields (as in the header), got "
+                    f"{len(row)}",
+                    source=source,
+                    row=f"line {reader.line_num}",
+                )
+            rows.append(row)
+            lines.append(reader.line_num)
+    except csv.Error as exc:
+        raise SynergyInputError(
+            f"cannot parse as CSV ({exc})", source=source, row=f"line {reader.line_num}"
+        ) from None
+    if header is None:
         raise SynergyInputError(
             "file is empty; expected a header row with columns " + ", ".join(CSV_COLUMNS),
             source=source,
-        ) from None
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError, csv.Error) as exc:
-        raise SynergyInputError(
-            f"cannot parse as CSV ({exc.__class__.__name__}: {exc})".replace("\n", " "),
-            source=source,
-        ) from None
+        )
+    raw = pd.DataFrame(rows, columns=header, index=lines, dtype=object)
     return validate_wells(raw, source=source, from_csv=True)
 
 
 def _where(index: Hashable, from_csv: bool) -> str:
     if from_csv:
-        return f"line {int(index) + 2}"  # header is line 1
+        return f"line {index}"  # CSV frames are indexed by file line number
     return f"row index {index!r}"
 
 

@@ -1,0 +1,198 @@
+"""Populations: sampling, determinism across executors, death readouts, failures, retries."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import apopsim
+from apopsim.cli import main
+from apopsim.population import SerialExecutor, Variation, run_chunks, sample_cells
+from apopsim.scenario import Scenario
+
+
+def _scenario(**over) -> Scenario:
+    spec = {
+        "name": "pop",
+        "model": "bcl2_core",
+        "context": "aml_mcl1_dependent",
+        "drugs": {"lisaftoclax": [0, 100], "hht": [0, 50]},
+        "time": {"duration_h": 24, "output_every_h": 1, "readout_times_h": [12, 24]},
+        "readouts": {"species": ["MCL1_total"]},
+        "population": {"n_cells": 24, "block_size": 7},
+        "seed": 3,
+    }
+    spec.update(over)
+    return Scenario.model_validate(spec)
+
+
+@pytest.fixture(scope="module")
+def model():
+    return apopsim.load_model("bcl2_core", context="aml_mcl1_dependent")
+
+
+def test_lognormal_sampling_mean_cv_and_seed(model):
+    v = Variation(parameters=("ksyn_MCL1", "ksyn_BCL2"), cv=0.25)
+    names, vals, _, _ = sample_cells(model, v, 20000, seed=1)
+    base = np.array([model.parameters[k] for k in names])
+    np.testing.assert_allclose(vals.mean(axis=0) / base, 1.0, atol=0.01)
+    np.testing.assert_allclose(vals.std(axis=0) / vals.mean(axis=0), 0.25, atol=0.01)
+    assert np.all(vals > 0)
+    _, again, _, _ = sample_cells(model, v, 20000, seed=1)
+    _, other, _, _ = sample_cells(model, v, 20000, seed=2)
+    np.testing.assert_array_equal(vals, again)
+    assert not np.allclose(vals, other)
+
+
+def test_correlated_sampling(model):
+    v = Variation(parameters=("ksyn_MCL1", "ksyn_BCL2"), cv=0.3, correlation=0.6)
+    _, vals, _, _ = sample_cells(model, v, 20000, seed=0)
+    r = np.corrcoef(np.log(vals).T)[0, 1]
+    assert r == pytest.approx(0.6, abs=0.03)
+
+
+def test_sobol_has_lower_variance_than_random(model):
+    def spread(kind):
+        means = [sample_cells(model, Variation(("ksyn_MCL1",), cv=0.25, sampling=kind), 256,
+                              seed=s)[1].mean() for s in range(30)]
+        return np.std(means)
+
+    assert spread("sobol") < 0.5 * spread("random")
+
+
+def test_unknown_variation_name_is_an_error(model):
+    with pytest.raises(apopsim.ApopsimError, match="matches no name"):
+        sample_cells(model, Variation(parameters=("nope_*",)), 10, seed=0)
+
+
+@pytest.fixture(scope="module")
+def serial_result():
+    return apopsim.run_scenario(_scenario(), executor="serial", progress=False)
+
+
+def test_same_seed_same_result_across_executors(serial_result):
+    procs = apopsim.run_scenario(_scenario(), executor="processes", workers=2, progress=False)
+    for a, b in zip(serial_result.conditions, procs.conditions):
+        np.testing.assert_array_equal(a.death_h, b.death_h)
+        np.testing.assert_array_equal(a.stats, b.stats)
+
+
+def test_dask_local_cluster_gives_identical_results(serial_result):
+    pytest.importorskip("dask.distributed")
+    from dask.distributed import LocalCluster
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                      dashboard_address=None) as cluster:
+        res = apopsim.run_scenario(_scenario(), scheduler=cluster.scheduler_address,
+                                   progress=False)
+    for a, b in zip(serial_result.conditions, res.conditions):
+        np.testing.assert_array_equal(a.death_h, b.death_h)
+        np.testing.assert_array_equal(a.stats, b.stats)
+
+
+def test_population_readouts(serial_result):
+    df = serial_result.to_dataframe()
+    assert list(df["n_cells"]) == [24] * 4
+    for t in (12, 24):
+        col = f"apoptotic_fraction_{t}h"
+        assert ((df[f"{col}_ci_low"] <= df[col]) & (df[col] <= df[f"{col}_ci_high"])).all()
+    # fractions never decrease with time
+    assert (df["apoptotic_fraction_24h"] >= df["apoptotic_fraction_12h"]).all()
+    tc = serial_result.timecourse()
+    assert {"sd", "q05", "q50", "q95"} <= set(tc.columns)
+    row = tc[(tc.variable == "MCL1_total")].iloc[5]
+    assert row.q05 <= row.q50 <= row.q95
+    deaths = serial_result.deaths()
+    assert len(deaths) == 4 * 24
+
+
+def test_single_cell_death_time_matches_simulate(model):
+    s = _scenario(population=None, drugs={"lisaftoclax": 100, "hht": 50},
+                  time={"duration_h": 24, "output_every_h": 0.1})
+    res = apopsim.run_scenario(s, progress=False)
+    tr = apopsim.simulate(model, res.times_h, {"lisaftoclax": 100, "hht": 50})
+    f = tr["cleaved_PARP_fraction"]
+    td = res.conditions[0].death_h[0]
+    if np.isfinite(td):
+        i = int(np.argmax(f > 0.5))
+        assert tr.times_h[i - 1] <= td <= tr.times_h[i]
+    else:
+        assert f.max() <= 0.5
+
+
+def test_stopping_at_death_does_not_change_fates():
+    a = apopsim.run_scenario(_scenario(), executor="serial", progress=False)
+    pop = {"n_cells": 24, "block_size": 7, "stop_at_death": False}
+    b = apopsim.run_scenario(_scenario(population=pop), executor="serial", progress=False)
+    for ca, cb in zip(a.conditions, b.conditions):
+        np.testing.assert_allclose(ca.death_h, cb.death_h, rtol=1e-3, atol=1e-3)
+
+
+BLOWUP = """
+model blowup()
+  x = 1;
+  k = 0.02;   // 1/(nM*h): finite-time blow-up at t = 1/(k x0) h
+  r: -> x; k * x * x;
+  cleaved_PARP_fraction := x / (x + 1000);
+end
+"""
+
+
+def test_solver_failures_are_reported_per_cell(write_model, write_yaml, tmp_path, capsys):
+    path = write_model(BLOWUP, "blowup.ant")
+    scen = write_yaml(f"""
+    name: blowup
+    model: {path}
+    time: {{duration_h: 30, output_every_h: 1}}
+    preequilibration: {{enabled: false}}
+    population: {{n_cells: 40, vary_parameters: [k], cv: 1.0, block_size: 10}}
+    solver: {{rtol: 1.0e-6, atol: 1.0e-9}}
+    """)
+    res = apopsim.run_scenario(apopsim.load_scenario(scen), executor="serial", progress=False)
+    n_failed = len(res.failures)
+    assert 0 < n_failed < 40
+    assert res.to_dataframe()["n_failed"].iloc[0] == n_failed
+    out = tmp_path / "out"
+    assert main(["run", str(scen), "-o", str(out), "-q", "--executor", "serial"]) == 1
+    run = json.loads((out / "run.json").read_text())
+    assert run["n_cells_failed"] == n_failed and run["failed_conditions"] == ["control"]
+    assert "failed" in capsys.readouterr().err
+
+
+def test_failed_chunk_is_retried_once():
+    calls: dict[int, int] = {}
+
+    def flaky(task):
+        calls[task] = calls.get(task, 0) + 1
+        if task == 2 and calls[task] == 1:
+            raise RuntimeError("worker lost")
+        if task == 3:
+            raise RuntimeError("always broken")
+        return task * 10
+
+    got = {}
+    run_chunks(SerialExecutor(), flaky, [0, 1, 2, 3], lambda i, r, e: got.update({i: (r, e)}))
+    assert got[2] == (20, None) and calls[2] == 2
+    assert got[3][0] is None and "always broken" in got[3][1] and calls[3] == 2
+
+
+def test_interrupt_leaves_no_output(monkeypatch, tmp_path, write_yaml):
+    import apopsim.runner
+
+    def interrupt(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(apopsim.runner, "run_treat_task", interrupt)
+    scen = write_yaml("""
+    name: small
+    model: bcl2_core
+    drugs: {hht: [0, 10]}
+    time: {duration_h: 4}
+    population: {n_cells: 4}
+    execution: {executor: serial}
+    """)
+    out = tmp_path / "out"
+    assert main(["run", str(scen), "-o", str(out), "-q"]) == 130
+    assert not out.exists()
