@@ -23,9 +23,9 @@ demo: $(VENV)/.installed
 	$(BIN)/apopsim run scenarios/apg2575_hht.yaml -o $(OUT)
 	@echo "Results are in $(OUT)/ (summary.csv, timecourse.csv, plots/, run.json)"
 
-## test: set up with test extras and run the test suite (both cores)
+## test: set up with test extras and run the test suite and the notebooks (both cores)
 test: $(VENV)/.installed-test
-	$(BIN)/python -m pytest -n 2 -q
+	APOPSIM_FAST=1 MPLBACKEND=Agg $(BIN)/python -m pytest -n 2 -q tests --nbmake notebooks
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check sim tests benchmarks

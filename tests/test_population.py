@@ -196,3 +196,23 @@ def test_interrupt_leaves_no_output(monkeypatch, tmp_path, write_yaml):
     out = tmp_path / "out"
     assert main(["run", str(scen), "-o", str(out), "-q"]) == 130
     assert not out.exists()
+
+
+def test_two_drug_grid_writes_synergy_at_every_readout_time(tmp_path):
+    s = _scenario(drugs={"lisaftoclax": [0, 10, 100, 1000], "hht": [0, 5, 20, 80]},
+                  population={"n_cells": 12})
+    res = apopsim.run_scenario(s, progress=False)
+    out = res.write(tmp_path / "grid", plots=False)
+    import pandas as pd
+
+    summary = pd.read_csv(out / "synergy" / "summary.csv")
+    assert list(summary["time"]) == [12.0, 24.0]
+    assert {"bliss", "hsa", "loewe", "zip"} <= set(summary.columns)
+    wells = pd.read_csv(out / "synergy" / "wells.csv")
+    assert len(wells) == 2 * 16
+    # Bliss by hand for one well: observed - (fa + fb - fa*fb), in percentage points
+    w = wells[(wells.time == 24.0) & (wells.conc1 == 100) & (wells.conc2 == 20)].iloc[0]
+    f = {(c.doses_nM["lisaftoclax"], c.doses_nM["hht"]): c.apoptotic_fraction(24)[0]
+         for c in res.conditions}
+    fa, fb, fab = f[(100, 0)], f[(0, 20)], f[(100, 20)]
+    assert w.bliss == pytest.approx(100 * (fab - (fa + fb - fa * fb)), abs=1e-9)

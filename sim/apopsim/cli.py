@@ -174,10 +174,6 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        if getattr(args, "func", None) is None and hasattr(args, "command"):
-            from apopsim.synergy import cli as synergy_cli
-
-            return synergy_cli.run(args)
         return args.func(args)
     except ScenarioError as exc:
         print(f"apopsim: {exc}", file=sys.stderr)

@@ -3,9 +3,10 @@
 For every drug that has a dose series (at least 4 distinct doses while every other drug is at
 0 nM), the apoptotic fraction at each readout time is fitted with
 ``E(d) = E0 + (Emax - E0) d^h / (d^h + EC50^h)`` (doses in nM, effects as fractions of cells
-killed). Confidence intervals (95 %, percentile) come from a parametric bootstrap of the sampling:
-each condition's killed count is redrawn from Binomial(n_cells, observed fraction) and the curve
-refitted (seeded from the scenario's seed). Single-cell runs get point estimates only.
+killed). Confidence intervals (95 %) reflect the sampling of cells: each fraction's binomial
+variance ``f (1 - f) / n_cells`` (floored at ``1 / (4 n_cells^2)``) weights the fit's Jacobian, and
+the delta method gives intervals for E0, Emax, the Hill slope and log EC50 (so the EC50 interval is
+asymmetric). Single-cell runs get point estimates only.
 """
 
 from __future__ import annotations
@@ -15,12 +16,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from apopsim.synergy.hill import fit_hill
+from apopsim.synergy.hill import fit_hill, hill
 
 if TYPE_CHECKING:
     from apopsim.runner import ScenarioResult
 
-N_BOOT = 100
 MIN_DOSES = 4
 
 
@@ -35,10 +35,9 @@ def dose_series(result: ScenarioResult) -> dict[str, list[int]]:
     return out
 
 
-def fit_dose_response(result: ScenarioResult, n_boot: int = N_BOOT) -> pd.DataFrame:
+def fit_dose_response(result: ScenarioResult) -> pd.DataFrame:
     """One row per (drug, readout time): EC50 (nM), Hill slope, E0, Emax, with 95 % CIs."""
     rows = []
-    rng = np.random.default_rng(result.scenario.seed)
     for drug, idx in dose_series(result).items():
         conds = [result.conditions[i] for i in idx]
         d = np.array([c.doses_nM.get(drug, 0.0) for c in conds])
@@ -47,24 +46,50 @@ def fit_dose_response(result: ScenarioResult, n_boot: int = N_BOOT) -> pd.DataFr
             f = np.array([c.apoptotic_fraction(t)[0] for c in conds])
             row = {"drug": drug, "time_h": t, "n_doses": len(d), "n_cells": int(n.min())}
             ok = np.isfinite(f)
-            if np.ptp(f[ok]) < 1e-9 if ok.any() else True:
+            if not ok.any() or np.ptp(f[ok]) < 1e-9:
                 rows.append({**row, "note": "no response across doses: not fitted"})
                 continue
             fit = fit_hill(d[ok], f[ok])
             row.update(ec50_nM=fit.ec50, hill_slope=fit.h, e0=fit.e0, emax=fit.emax,
                        converged=fit.converged)
-            if n.min() > 1 and n_boot:
-                boots = []
-                for _ in range(n_boot):
-                    fb = rng.binomial(n[ok], np.clip(f[ok], 0, 1)) / n[ok]
-                    if np.ptp(fb) < 1e-9:
-                        continue
-                    b = fit_hill(d[ok], fb, p0=fit)
-                    boots.append((b.ec50, b.h, b.emax))
-                if len(boots) >= 10:
-                    lo, hi = np.percentile(np.array(boots), [2.5, 97.5], axis=0)
-                    row.update(ec50_ci_low_nM=lo[0], ec50_ci_high_nM=hi[0],
-                               hill_slope_ci_low=lo[1], hill_slope_ci_high=hi[1],
-                               emax_ci_low=lo[2], emax_ci_high=hi[2])
+            if n.min() > 1:
+                row.update(_intervals(d[ok], f[ok], n[ok], fit))
             rows.append(row)
     return pd.DataFrame(rows)
+
+
+def _intervals(d: np.ndarray, f: np.ndarray, n: np.ndarray, fit) -> dict[str, float]:
+    """Delta-method 95 % intervals from binomial-weighted least squares at the optimum."""
+    theta = np.array([fit.e0, fit.emax, np.log(fit.h), np.log(fit.ec50)])
+
+    def model(th):
+        return hill(d, th[0], th[1], np.exp(th[2]), np.exp(th[3]))
+
+    jac = np.empty((len(d), 4))
+    for k in range(4):
+        h = 1e-6 * max(1.0, abs(theta[k]))
+        up, dn = theta.copy(), theta.copy()
+        up[k] += h
+        dn[k] -= h
+        jac[:, k] = (model(up) - model(dn)) / (2 * h)
+    fitted = np.clip(model(theta), 0, 1)
+    var = np.maximum(fitted * (1 - fitted) / n, 1.0 / (4.0 * n**2))
+    info = jac.T @ (jac / var[:, None])
+    try:
+        cov = np.linalg.pinv(info)
+    except np.linalg.LinAlgError:
+        return {}
+    se = np.sqrt(np.maximum(np.diag(cov), 0.0))
+    z = 1.959964
+    lo, hi = theta - z * se, theta + z * se
+    with np.errstate(over="ignore"):
+        return _ci_dict(lo, hi)
+
+
+def _ci_dict(lo: np.ndarray, hi: np.ndarray) -> dict[str, float]:
+    return {
+        "ec50_ci_low_nM": float(np.exp(lo[3])), "ec50_ci_high_nM": float(np.exp(hi[3])),
+        "hill_slope_ci_low": float(np.exp(lo[2])), "hill_slope_ci_high": float(np.exp(hi[2])),
+        "e0_ci_low": float(lo[0]), "e0_ci_high": float(hi[0]),
+        "emax_ci_low": float(lo[1]), "emax_ci_high": float(hi[1]),
+    }

@@ -201,3 +201,26 @@ def test_musyc_fit_matches(data):
     for k in ("E0", "E1", "E2", "E3"):
         assert getattr(mine.params, k) == pytest.approx(1.0 - theirs[k], abs=1e-3), k
     assert mine.params.beta == pytest.approx(model.beta, abs=1e-3)
+
+
+@pytest.mark.parametrize("seed", [0, 2, 4])
+def test_musyc_optimum_is_stationary_for_synergy_package(seed):
+    """Same objective: started at apopsim's optimum, the ``synergy`` fit does not move.
+
+    (Started from its own guess, ``synergy``'s optimiser can stop early, up to ~0.5 % away in
+    h/alpha with a higher residual; apopsim's residual is never higher.)
+    """
+    rng = np.random.default_rng(seed)
+    d1, d2 = grid(40.0, 4.0, n=7)
+    y = musyc_surface(d1, d2, TRUE) + rng.normal(0, 0.02, d1.size)
+    mine = fit_musyc(d1, d2, y, n_bootstrap=0)
+    p = mine.params
+    model = MuSyC(fit_gamma=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.fit(d1, d2, 1.0 - y, p0=[1 - p.E0, 1 - p.E1, 1 - p.E2, 1 - p.E3, p.h1, p.h2,
+                                       p.C1, p.C2, p.alpha12, p.alpha21])  # fmt: skip
+    theirs = model.get_parameters()
+    for k in ("h1", "h2", "C1", "C2", "alpha12", "alpha21"):
+        assert getattr(p, k) == pytest.approx(theirs[k], rel=1e-6), k
+    assert mine.rss == pytest.approx(model.sum_of_squares_residuals, rel=1e-9)

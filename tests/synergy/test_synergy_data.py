@@ -263,3 +263,20 @@ def test_fuzz_analysis_only_raises_validation_errors(tmp_path, text):
             return
     assert len(res.summary) >= 1
     assert set(res.wells.columns) >= {"block_id", "conc1", "conc2", "inhibition", "bliss", "hsa"}
+
+
+def test_non_strict_mode_skips_infeasible_methods():
+    d1, d2 = grid(10.0, 1.0, n=4)
+    early = to_frame(d1, d2, np.zeros(d1.size), block="t6")  # no effect at all yet
+    late = to_frame(d1, d2, HillFit(0, 1, 1, 10.0)(d1 + 10 * d2), block="t72")
+    frame = pd.concat([early, late])
+    with pytest.raises(SynergyInputError, match=r"block 't6', column 'conc1'.*method 'ci'"):
+        analyze(frame, data_type="viability", scale="percent", methods="bliss,ci")
+    res = analyze(frame, data_type="viability", scale="percent", methods="bliss,ci", strict=False)
+    s = res.summary.set_index("block_id")
+    assert np.isnan(s.loc["t6", "ci"]) and s.loc["t72", "ci"] == pytest.approx(1.0, abs=1e-6)
+    assert "method 'ci'" in s.loc["t6", "skipped_methods"]
+    assert s.loc["t6", "bliss"] == pytest.approx(0.0)
+    assert res.wells.loc[res.wells.block_id == "t6", "ci"].isna().all()
+    assert res.blocks["t6"].skipped.keys() == {"ci"}
+    assert any("skipped" in msg for msg in res.messages)

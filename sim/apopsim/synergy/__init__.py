@@ -28,7 +28,10 @@ High level::
             loewe_undefined="synergyfinder"|"nan"|"weaker_emax"|"hsa",
             out_of_range="keep"|"clip"|"baseline"|"baseline_part",
             effect_levels=(0.5, 0.75, 0.9), musyc_gamma=False, n_bootstrap=100,
-            confidence=0.95, seed=0, conc_unit=None, source=None) -> SynergyResult
+            confidence=0.95, seed=0, conc_unit=None, source=None, strict=True)
+            -> SynergyResult
+        ``strict=False``: a block that cannot support a requested method gets NaN for it
+        (reason in ``summary.skipped_methods``) instead of raising SynergyInputError.
         ``wells``: one row per well and replicate, columns ``block_id, conc1, conc2,
         response`` [+ ``drug1, drug2, conc_unit`` (or ``conc_unit1, conc_unit2``),
         ``replicate``].
@@ -74,7 +77,7 @@ Definitions that differ from other tools (details in ``docs/synergy.md``)
 --------------------------------------------------------------------------
 * ZIP: the reference uses each drug's own fitted curve (SynergyFinder); the ``synergy``
   package averages the two fitted E0s.  ``sf3`` leaves the slice Emax free within
-  [-100, 200] % (``synergy`` bounds it to [-50, 100] % inhibition).
+  [-100, 200] % (``synergy`` bounds it to [-50, 100] % inhibition); ``sf2`` pins it at 100 %.
 * Loewe: undefined wells follow an explicit rule; ``"weaker_emax"`` and ``"hsa"`` equal the
   ``synergy`` package's ``delta_weakest`` / ``delta_HSA`` modes; ``"synergyfinder"`` is
   SynergyFinder's fallback.  The Loewe equation is solved to machine precision (root

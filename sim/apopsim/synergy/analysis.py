@@ -84,6 +84,9 @@ class BlockResult:
         MuSyC fit (None unless requested).
     baseline
         Baseline (fractional inhibition) subtracted with ``out_of_range="baseline*"``.
+    skipped
+        ``{method: reason}`` for requested methods this block could not support
+        (``strict=False`` only).
     """
 
     block_id: Hashable
@@ -97,6 +100,7 @@ class BlockResult:
     ci: CIResult | None = None
     musyc: MuSyCFit | None = None
     baseline: float | None = None
+    skipped: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -174,6 +178,7 @@ def analyze(
     seed: int = 0,
     conc_unit: str | None = None,
     source: str | None = None,
+    strict: bool = True,
 ) -> SynergyResult:
     """Compute synergy scores for every block of a tidy well table.
 
@@ -220,6 +225,13 @@ def analyze(
         Unit for frames without a unit column (default ``"nM"``).
     source
         Name used in error messages.
+    strict
+        True (default): a block that cannot support a requested method (matrix too small,
+        no partial monotherapy effects for CI, ...) raises :class:`SynergyInputError`.
+        False: that method is skipped for that block (its columns are NaN) and the reason is
+        recorded in ``messages`` and ``BlockResult.skipped`` — convenient for time courses
+        where early readouts may show no effect yet.  Missing monotherapy margins or
+        combination wells always raise.
 
     Returns
     -------
@@ -249,6 +261,7 @@ def analyze(
         confidence=confidence,
         seed=seed,
         source=source or "<DataFrame>",
+        strict=strict,
     )
 
 
@@ -268,20 +281,6 @@ def _block_error(source: str, block: Hashable, column: str, expected: str) -> Sy
     return SynergyInputError(expected, source=source, row=f"block {block!r}", column=column)
 
 
-def _require_hill(m: DoseMatrix, why: str, source: str, block: Hashable) -> None:
-    for drug, col in ((1, "conc1"), (2, "conc2")):
-        doses, _ = m.margin(drug)
-        if doses.size < 4:
-            raise _block_error(
-                source,
-                block,
-                col,
-                f"{why} needs a monotherapy curve of drug{drug} with at least 4 distinct doses "
-                f"(including the zero-dose control) in column '{col}' with the other drug at 0; "
-                f"found {doses.size}",
-            )
-
-
 def _analyze_validated(
     frame: pd.DataFrame,
     *,
@@ -298,6 +297,7 @@ def _analyze_validated(
     confidence: float = 0.95,
     seed: int = 0,
     source: str = "<DataFrame>",
+    strict: bool = True,
 ) -> SynergyResult:
     _check_option("data_type", data_type, DATA_TYPES)
     _check_option("scale", scale, SCALES)
@@ -327,6 +327,7 @@ def _analyze_validated(
         "confidence": float(confidence),
         "seed": int(seed),
         "source": source,
+        "strict": bool(strict),
     }
     messages: list[str] = []
     with warnings.catch_warnings(record=True) as caught:
@@ -358,6 +359,7 @@ def _analyze_validated(
             rng=rng,
             source=source,
             messages=messages,
+            strict=strict,
         )
         blocks[block_id] = block
         well_tables.append(_wells_table(block, meths))
@@ -365,6 +367,48 @@ def _analyze_validated(
     wells_df = pd.concat(well_tables, ignore_index=True)
     summary_df = pd.DataFrame(summaries)
     return SynergyResult(wells_df, summary_df, blocks, settings, messages)
+
+
+def _hill_problem(m: DoseMatrix, why: str) -> tuple[str, str] | None:
+    """(column, message) if a margin is too short for a four-parameter Hill fit."""
+    for drug, col in ((1, "conc1"), (2, "conc2")):
+        doses, _ = m.margin(drug)
+        if doses.size < 4:
+            return col, (
+                f"{why} needs a monotherapy curve of drug{drug} with at least 4 distinct doses "
+                f"(including the zero-dose control) in column '{col}' with the other drug at 0; "
+                f"found {doses.size}"
+            )
+    return None
+
+
+def _method_problem(
+    k: str, m: DoseMatrix, *, zip_variant: str, reference: str, musyc_gamma: bool
+) -> tuple[str, str] | None:
+    """(column, message) when the block cannot support method ``k``."""
+    if k in ("loewe", "zip", "musyc") or (k in ("bliss", "hsa") and reference == "fitted"):
+        why = f"method '{k}'" + (" with reference='fitted'" if k in ("bliss", "hsa") else "")
+        problem = _hill_problem(m, why)
+        if problem:
+            return problem
+    if k == "zip":
+        need = 3 if zip_variant == "sf3" else 2
+        for drug, col in ((1, "conc1"), (2, "conc2")):
+            doses = m.dose1 if drug == 1 else m.dose2
+            comb_any = m.combination.any(axis=1 if drug == 1 else 0)
+            n = int(np.count_nonzero((doses > 0) & comb_any))
+            if n < need:
+                return col, (
+                    f"method 'zip' ({zip_variant}) needs combination wells at >= {need} "
+                    f"non-zero doses of drug{drug} ('{col}'); found {n}"
+                )
+    if k == "musyc":
+        n_par = 12 if musyc_gamma else 10
+        if m.y.size <= n_par:
+            return "response", (
+                f"method 'musyc' needs more than {n_par} measurements; found {m.y.size}"
+            )
+    return None
 
 
 def _analyze_block(
@@ -385,6 +429,7 @@ def _analyze_block(
     rng,
     source,
     messages,
+    strict,
 ) -> BlockResult:
     y = to_inhibition(sub["response"].to_numpy(dtype=float), data_type, scale)
     d1 = sub["conc1"].to_numpy(dtype=float)
@@ -392,57 +437,40 @@ def _analyze_block(
     m = DoseMatrix(d1, d2, y)
     name = f"block {block_id!r}"
 
-    # --- structural checks -------------------------------------------------------------
+    # --- structural checks (always fatal) ----------------------------------------------
     if not m.combination.any():
         raise _block_error(
-            source,
-            block_id,
-            "conc1",
+            source, block_id, "conc1",
             "no combination wells (rows with both conc1 > 0 and conc2 > 0)",
-        )
+        )  # fmt: skip
     for drug, col, other in ((1, "conc1", "conc2"), (2, "conc2", "conc1")):
         if m.n_nonzero_margin_doses(drug) == 0:
             raise _block_error(
-                source,
-                block_id,
-                col,
+                source, block_id, col,
                 f"no monotherapy margin for drug{drug}: expected rows with {col} > 0 and "
                 f"{other} == 0",
-            )
-    need_hill = (
-        any(k in meths for k in ("loewe", "zip", "musyc"))
-        or (reference == "fitted" and any(k in meths for k in ("bliss", "hsa")))
-        or out_of_range.startswith("baseline")
-    )
-    if need_hill:
-        why = next(
-            (f"method '{k}'" for k in ("loewe", "zip", "musyc") if k in meths),
-            "reference='fitted'" if reference == "fitted" else f"out_of_range='{out_of_range}'",
+            )  # fmt: skip
+    if out_of_range.startswith("baseline"):
+        problem = _hill_problem(m, f"out_of_range='{out_of_range}'")
+        if problem:
+            raise _block_error(source, block_id, *problem)
+
+    skipped: dict[str, str] = {}
+
+    def problem_with(k: str, column: str, message: str) -> None:
+        """Raise in strict mode, otherwise record why method ``k`` is skipped."""
+        if strict:
+            raise _block_error(source, block_id, column, message)
+        skipped[k] = message
+        messages.append(f"{name}: method '{k}' skipped: {message}")
+
+    for k in meths:
+        problem = _method_problem(
+            k, m, zip_variant=zip_variant, reference=reference, musyc_gamma=musyc_gamma
         )
-        _require_hill(m, why, source, block_id)
-    if "zip" in meths:
-        need = 3 if zip_variant == "sf3" else 2
-        for drug, col in ((1, "conc1"), (2, "conc2")):
-            doses = m.dose1 if drug == 1 else m.dose2
-            comb_any = m.combination.any(axis=1 if drug == 1 else 0)
-            n = int(np.count_nonzero((doses > 0) & comb_any))
-            if n < need:
-                raise _block_error(
-                    source,
-                    block_id,
-                    col,
-                    f"method 'zip' ({zip_variant}) needs combination wells at >= {need} "
-                    f"non-zero doses of drug{drug} ('{col}'); found {n}",
-                )
-    if "musyc" in meths:
-        n_par = 12 if musyc_gamma else 10
-        if m.y.size <= n_par:
-            raise _block_error(
-                source,
-                block_id,
-                "response",
-                f"method 'musyc' needs more than {n_par} measurements; found {m.y.size}",
-            )
+        if problem:
+            problem_with(k, *problem)
+    todo = [k for k in meths if k not in skipped]
 
     # --- out-of-range responses --------------------------------------------------------
     n_out = int(np.count_nonzero((m.y < 0) | (m.y > 1)))
@@ -470,25 +498,26 @@ def _analyze_block(
         unit2=str(first["conc_unit2"]),
         matrix=m,
         baseline=baseline,
+        skipped=skipped,
     )
     # Single-drug Hill fits (also used for plots when available).
-    if all(m.margin(k)[0].size >= 4 for k in (1, 2)):
+    if _hill_problem(m, "") is None:
         block.hill = _fit_pair(m, messages, name)
 
-    if "bliss" in meths:
-        block.scores["bliss"] = bliss(m, reference=reference, fits=block.hill)
-    if "hsa" in meths:
-        block.scores["hsa"] = hsa(m, reference=reference, fits=block.hill)
     for k in ("bliss", "hsa"):
-        if k in block.scores and not np.isfinite(block.scores[k].score[m.combination]).any():
-            raise _block_error(
-                source,
-                block_id,
-                "conc1",
+        if k not in todo:
+            continue
+        fn = bliss if k == "bliss" else hsa
+        res = fn(m, reference=reference, fits=block.hill)
+        if not np.isfinite(res.score[m.combination]).any():
+            problem_with(
+                k, "conc1",
                 f"method '{k}': no combination well has monotherapy responses of both drugs at "
                 "its doses (the monotherapy margins do not cover the combination doses)",
-            )
-    if "loewe" in meths:
+            )  # fmt: skip
+        else:
+            block.scores[k] = res
+    if "loewe" in todo:
         res = loewe(m, fits=block.hill, undefined=loewe_undefined)
         block.scores["loewe"] = res
         n_undef = int(res.extra["undefined"].sum())
@@ -497,7 +526,7 @@ def _analyze_block(
                 f"{name}: Loewe undefined (no Loewe-equivalent dose: different maximal effects) "
                 f"in {n_undef} combination well(s); rule '{loewe_undefined}' applied"
             )
-    if "zip" in meths:
+    if "zip" in todo:
         res = zip_scores(m, fits=block.hill, variant=zip_variant)
         block.scores["zip"] = res
         if res.extra["n_unfitted"]:
@@ -505,30 +534,28 @@ def _analyze_block(
                 f"{name}: {res.extra['n_unfitted']} ZIP slice(s) could not be fitted; observed "
                 "responses used there"
             )
-    if "ci" in meths:
+    if "ci" in todo:
         ci = combination_index(m, effect_levels=levels)
-        for drug, col, fit in ((1, "conc1", ci.fits[0]), (2, "conc2", ci.fits[1])):
-            if not (np.isfinite(fit.m) and fit.m > 0):
-                raise _block_error(
-                    source,
-                    block_id,
-                    col,
-                    f"method 'ci' needs at least 2 monotherapy doses of drug{drug} with "
-                    "inhibition strictly between 0 and 100 % and an increasing median-effect "
-                    f"line (found {fit.n} usable point(s), slope {fit.m:.3g})",
-                )
-        block.ci = ci
-    if "musyc" in meths:
+        bad = [
+            (drug, col, fit)
+            for drug, col, fit in ((1, "conc1", ci.fits[0]), (2, "conc2", ci.fits[1]))
+            if not (np.isfinite(fit.m) and fit.m > 0)
+        ]
+        if bad:
+            drug, col, fit = bad[0]
+            problem_with(
+                "ci", col,
+                f"method 'ci' needs at least 2 monotherapy doses of drug{drug} with "
+                "inhibition strictly between 0 and 100 % and an increasing median-effect "
+                f"line (found {fit.n} usable point(s), slope {fit.m:.3g})",
+            )  # fmt: skip
+        else:
+            block.ci = ci
+    if "musyc" in todo:
         fit = fit_musyc(
-            m.d1,
-            m.d2,
-            m.y,
-            fit_gamma=musyc_gamma,
-            n_bootstrap=n_bootstrap,
-            confidence=confidence,
-            seed=rng,
-            single_fits=block.hill,
-        )
+            m.d1, m.d2, m.y, fit_gamma=musyc_gamma, n_bootstrap=n_bootstrap,
+            confidence=confidence, seed=rng, single_fits=block.hill,
+        )  # fmt: skip
         if not fit.converged:
             messages.append(f"{name}: MuSyC fit did not converge")
         block.musyc = fit
@@ -581,7 +608,31 @@ def _wells_table(block: BlockResult, meths: tuple[str, ...]) -> pd.DataFrame:
         out["dri2"] = block.ci.dri2[ii, jj]
     if block.musyc is not None:
         out["musyc_fitted"] = _pct(block.musyc(m.dose1[ii], m.dose2[jj]))
+    for k in block.skipped:  # requested but not computable here: NaN columns
+        for col in _WELL_COLUMNS[k]:
+            if col not in out:
+                out[col] = np.nan
     return out
+
+
+_WELL_COLUMNS = {
+    "bliss": ("bliss", "bliss_reference"),
+    "hsa": ("hsa", "hsa_reference"),
+    "loewe": ("loewe", "loewe_reference"),
+    "zip": ("zip", "zip_fitted", "zip_reference"),
+    "ci": ("ci", "dri1", "dri2"),
+    "musyc": ("musyc_fitted",),
+}
+_SUMMARY_COLUMNS = {
+    "bliss": ("bliss", "bliss_msa"),
+    "hsa": ("hsa", "hsa_msa"),
+    "loewe": ("loewe", "loewe_msa"),
+    "zip": ("zip", "zip_msa"),
+    "ci": ("ci",),
+    "musyc": tuple(
+        f"musyc_{p}{s}" for p in ("alpha12", "alpha21", "beta") for s in ("", "_lo", "_hi")
+    ),
+}
 
 
 def _mean_over_combinations(values: np.ndarray, mask: np.ndarray) -> float:
@@ -662,6 +713,10 @@ def _summary_row(
         row["musyc_converged"] = fit.converged
         row["musyc_n_bootstrap"] = fit.n_bootstrap
         row["musyc_confidence"] = fit.confidence
+    for k in block.skipped:
+        for col in _SUMMARY_COLUMNS[k]:
+            row.setdefault(col, float("nan"))
+    row["skipped_methods"] = "; ".join(f"{k}: {r}" for k, r in block.skipped.items())
     return row
 
 

@@ -271,7 +271,7 @@ class MedianEffectFit:
         """
         fa = np.asarray(fa, dtype=float)
         with np.errstate(divide="ignore", invalid="ignore"):
-            dx = self.dm * np.power(fa / (1.0 - fa), 1.0 / self.m)
+            dx = self.dm * np.power(fa / (1.0 - fa), np.divide(1.0, np.float64(self.m)))
         valid = (fa > 0) & (fa < 1) & (self.m > 0) & np.isfinite(self.dm)
         return np.where(valid, dx, np.nan)
 

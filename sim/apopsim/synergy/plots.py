@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.colors import TwoSlopeNorm
 from matplotlib.patches import Rectangle
-from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator
+from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 from scipy.interpolate import RegularGridInterpolator
 
 from apopsim.plotting import OKABE_ITO, RESPONSE_CMAP, SYNERGY_CMAP, save, style
@@ -255,6 +255,21 @@ def _zero_position(doses: np.ndarray) -> float:
     return float(pos.min() / max(span ** (1.0 / max(pos.size - 1, 1)), 3.0))
 
 
+def _log_ticks(zero: float, pos: np.ndarray, right: float) -> tuple[list, list]:
+    """Ticks for a log dose axis with the zero dose drawn at ``zero``: decades, or the tested
+    doses when fewer than two decades fit."""
+    if pos.size == 0:
+        return [zero], ["0"]
+    lo = pos.min() / 1.2
+    decades = [
+        10.0**k for k in range(int(np.floor(np.log10(lo))), int(np.ceil(np.log10(right))) + 1)
+    ]
+    ticks = [t for t in decades if lo <= t <= right]
+    if len(ticks) < 2:
+        ticks = list(np.unique(pos))
+    return [zero, *ticks], ["0", *(f"{t:.3g}" for t in ticks)]
+
+
 def plot_single_drug_curves(block, path: PathLike) -> Path:
     """Monotherapy responses (all replicates) with the fitted Hill curves and EC50s."""
     m = block.matrix
@@ -282,9 +297,17 @@ def plot_single_drug_curves(block, path: PathLike) -> Path:
                 )
                 if grid[0] <= f.ec50 <= grid[-1]:
                     ax.axvline(f.ec50, color="0.5", ls=":", lw=1)
-            ticks = [zero] + [t for t in ax.get_xticks() if t > zero * 1.5]
-            ax.set_xticks(ticks, ["0"] + [f"{t:g}" for t in ticks[1:]])
-            ax.set_xlim(zero / 1.6, None)
+            elif block.ci is not None and np.isfinite(block.ci.fits[k - 1].m):
+                me = block.ci.fits[k - 1]
+                pos = d[d > 0]
+                grid = np.geomspace(pos.min() / 3, pos.max() * 3, 200)
+                ax.plot(grid, 100 * me.fa(grid), color="black", lw=1.2, ls="--",
+                        label=f"median-effect fit (Dm {me.dm:.3g}, m {me.m:.2g})")  # fmt: skip
+            pos = d[d > 0]
+            right = (pos.max() if pos.size else zero) * 3.2
+            ax.set_xlim(zero / 1.6, right)
+            ax.set_xticks(*_log_ticks(zero, pos, right), minor=False)
+            ax.xaxis.set_minor_formatter(NullFormatter())
             ax.axhline(0, color="0.7", lw=0.6)
             ax.set_xlabel(_axis_label(drug, unit))
             ax.set_title(f"{drug} alone")
@@ -307,8 +330,10 @@ def plot_isobologram(block, path: PathLike, levels: Sequence[float] = (0.5, 0.75
     """Isobolograms at the given effect levels.
 
     Left: classic isobologram in linear doses — Loewe additivity lines from ``(Dx1, 0)`` to
-    ``(0, Dx2)`` (single-drug doses for effect x from the Hill fits) and the measured isoboles
-    (contours of the mean response); measured isoboles below the line indicate synergy.
+    ``(0, Dx2)`` (single-drug doses for effect x from the Hill fits, or the median-effect fits
+    when no Hill fit is available; omitted beyond a drug's Emax or 3x its top tested dose) and
+    the measured isoboles (contours of the mean response); measured isoboles below the line
+    indicate synergy.
     Right (when the CI was computed): CompuSyn's normalised isobologram, each combination well
     at ``(d1/Dx1, d2/Dx2)`` for its observed effect; points below the diagonal are synergistic.
     """
@@ -327,7 +352,8 @@ def plot_isobologram(block, path: PathLike, levels: Sequence[float] = (0.5, 0.75
         for k, x in enumerate(levels):
             color = LINE_COLORS[k % len(LINE_COLORS)]
             a, b = _dose_for_effect(block, 1, x), _dose_for_effect(block, 2, x)
-            if np.isfinite(a) and np.isfinite(b):
+            # additive isoboles beyond 3x the top tested dose are extrapolations: not drawn
+            if np.isfinite(a) and np.isfinite(b) and a <= 3 * xmax and b <= 3 * ymax:
                 (h,) = ax.plot([a, 0], [0, b], ls="--", color=color, label=f"additive {100 * x:g}%")
                 handles.append(h)
                 reach_x.append(a)
@@ -342,8 +368,8 @@ def plot_isobologram(block, path: PathLike, levels: Sequence[float] = (0.5, 0.75
                     )
         # Zoom on the additive isoboles (linear axes are dominated by the top doses otherwise).
         if reach_x:
-            xmax = min(xmax, 1.5 * max(reach_x))
-            ymax = min(ymax, 1.5 * max(reach_y))
+            xmax = 1.5 * max(reach_x)
+            ymax = 1.5 * max(reach_y)
         ax.set_xlim(0, xmax * 1.05)
         ax.set_ylim(0, ymax * 1.05)
         if unreachable:
@@ -354,7 +380,7 @@ def plot_isobologram(block, path: PathLike, levels: Sequence[float] = (0.5, 0.75
                     ls="none",
                     label="no additive isobole at "
                     + ", ".join(unreachable)
-                    + "\n(beyond a single drug's Emax)",
+                    + "\n(beyond a drug's Emax or 3x its top dose)",
                 )
             )
         ax.set_xlabel(_axis_label(block.drug1, block.unit1))

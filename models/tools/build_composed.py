@@ -1,0 +1,106 @@
+"""Regenerate the composed models (models/<name>.ant) from the module files.
+
+Each composed model imports its modules and exposes every module symbol under its plain name with
+`x is I.x`; a name defined in several modules is merged (the module that defines it by an
+assignment rule wins, otherwise the first-listed module). Run after adding or renaming a symbol
+in a module:
+
+    .venv/bin/python models/tools/build_composed.py
+
+tests/models/test_library.py fails if a composed model is stale (a prefixed name appears).
+"""
+
+# ruff: noqa: E501  (the header texts are copied verbatim into the .ant files)
+from __future__ import annotations
+
+import os
+
+import antimony
+import libsbml
+
+MODELS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+I = ("I", "intrinsic", "modules/intrinsic.ant")  # noqa: E741
+T = ("T", "translation_ctl", "modules/translation.ant")
+P = ("P", "p53_mdm2", "p53.ant")
+X = ("X", "extrinsic", "modules/extrinsic.ant")
+F = ("S", "flt3_signalling", "modules/signalling.ant")
+B = ("S", "bcr_abl_signalling", "modules/signalling.ant")
+C = ("S", "cdk46_signalling", "modules/signalling.ant")
+K = ("S", "fak_chemo", "modules/signalling.ant")
+NO_LUMPED_FEEDBACK = ["kfb_C3 = 0;  // replaced by the explicit caspase-6/-8 loop of extrinsic.ant"]
+
+COMPOSED = {
+    "apoptosis_intrinsic": ([I, T], """
+        apoptosis_intrinsic: intrinsic (BCL-2 family, MOMP, apoptosome, caspase-3, PARP) + translation (HHT).
+        Units: nM (compartment cell = 1), hours.""", []),
+    "intrinsic_p53": ([I, T, P], """
+        intrinsic_p53: intrinsic + translation + p53-MDM2 (p53 drives PUMA_tx, NOXA_tx).
+        Units: nM (compartment cell = 1), hours. Inputs: damage (a.u.), carboplatin, alrizomadlin and the intrinsic drugs.""", []),
+    "intrinsic_extrinsic": ([I, T, X], """
+        intrinsic_extrinsic: intrinsic + translation + extrinsic (TRAIL / CTB-006 -> caspase-8 -> tBID, caspase-3).
+        Units: nM (compartment cell = 1), hours. The lumped caspase-3 feedback of intrinsic.ant (kfb_C3) is set
+        to 0 here because extrinsic.ant supplies the caspase-3 -> caspase-6 -> caspase-8 loop.""",
+                            NO_LUMPED_FEEDBACK),
+    "flt3_aml": ([I, T, F], """
+        flt3_aml: intrinsic + translation + FLT3(-ITD) -> STAT5 -> MCL-1 signalling (olverembatinib).
+        Units: nM (compartment cell = 1), hours. For the olverembatinib + lisaftoclax scenario (poster 1096) and
+        HHT + lisaftoclax in AML/MDS contexts (poster 981).""", []),
+    "bcr_abl_cml": ([I, T, B], """
+        bcr_abl_cml: intrinsic + translation + BCR-ABL (ATP site: olverembatinib, ponatinib; myristoyl site:
+        asciminib) -> survival signal -> MCL-1 up, BIM down. Units: nM (compartment cell = 1), hours (poster 1463).""",
+                    []),
+    "cdk46_breast": ([I, T, C], """
+        cdk46_breast: intrinsic + translation + CDK4/6 -> Rb -> G1/S, senescence shifting BCL-2-family
+        expression (palbociclib + lisaftoclax, poster 976). Units: nM (compartment cell = 1), hours.""", []),
+    "ovarian_chemo": ([I, T, P, K], """
+        ovarian_chemo: intrinsic + translation + p53-MDM2 (carboplatin damage) + FAK / paclitaxel
+        (APG-2449 + chemotherapy, poster 968). Units: nM (compartment cell = 1), hours.""", []),
+    "intrinsic_extrinsic_p53": ([I, T, X, P], """
+        intrinsic_extrinsic_p53: intrinsic + translation + extrinsic + p53-MDM2 (full apoptosis network).
+        Units: nM (compartment cell = 1), hours.""", NO_LUMPED_FEEDBACK),
+}
+
+
+def symbols(file: str, module: str) -> tuple[list[str], set[str]]:
+    """Species, parameter and compartment ids of one module, and its assignment-rule variables."""
+    antimony.clearPreviousLoads()
+    if antimony.loadAntimonyFile(os.path.join(MODELS, file)) < 0:
+        raise RuntimeError(antimony.getLastError())
+    model = libsbml.readSBMLFromString(antimony.getSBMLString(module)).getModel()
+    ids = [s.getId() for s in model.getListOfSpecies()]
+    ids += [p.getId() for p in model.getListOfParameters()]
+    ids += [c.getId() for c in model.getListOfCompartments()]
+    return ids, {r.getVariable() for r in model.getListOfRules()}
+
+
+def compose(name: str, parts, header: str, overrides=()) -> None:
+    syms, rules = {}, {}
+    for inst, mod, f in parts:
+        syms[inst], rules[inst] = symbols(f, mod)
+    lines = ["// " + ln.strip() for ln in header.strip().splitlines()]
+    lines += [
+        "// Generated layout: each submodule symbol is exposed under its plain name with `x is I.x`;",
+        "// a name defined in several modules is merged (the module defining it by an assignment rule",
+        "// wins, otherwise the first-listed module).",
+        "",
+    ]
+    lines += [f'import "{f}"' for f in dict.fromkeys(f for _, _, f in parts)]
+    lines += ["", f"model {name}()"]
+    lines += [f"  {inst}: {mod}();" for inst, mod, _ in parts]
+    for n in dict.fromkeys(n for inst, _, _ in parts for n in syms[inst]):
+        owners = [inst for inst, _, _ in parts if n in syms[inst]]
+        win = next((i for i in owners if n in rules[i]), owners[0])
+        lines += [f"  {o}.{n} is {win}.{n};" for o in owners if o != win]
+        lines.append(f"  {n} is {win}.{n};")
+    if overrides:
+        lines.append("  // composed-model overrides")
+        lines += ["  " + o for o in overrides]
+    lines.append("end")
+    with open(os.path.join(MODELS, name + ".ant"), "w") as fh:
+        fh.write("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    for model_name, (model_parts, text, extra) in COMPOSED.items():
+        compose(model_name, model_parts, text, extra)
