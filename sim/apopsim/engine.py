@@ -256,23 +256,30 @@ def newton_polish(cm: CompiledModel, y: np.ndarray, p: np.ndarray, tol_per_h: fl
                   laws: np.ndarray | None = None, max_iter: int = 30) -> np.ndarray | None:
     """Solve ``dy/dt = 0`` by Newton's method from a near-steady ``y`` (exact Jacobian).
 
-    Conserved totals (``laws @ y``) are held fixed. Returns the polished state, or None if Newton
-    does not converge to a non-negative state within 5 % of ``y`` (then keep integrating).
+    Conserved totals (``laws @ y``) are held fixed. Returns the polished state, or None (then
+    keep integrating) unless Newton converges to a non-negative, *stable* steady state (no
+    Jacobian eigenvalue with a positive real part) where every variable stays within 5 % of its
+    integrated value (plus 1e-4 of the largest): so it can only finish the approach to the state
+    the trajectory is heading for, never jump to another branch of a bistable switch.
     """
     laws = conservation_laws(cm.model) if laws is None else laws
     x = np.array(y, dtype=float)
     scale = max(float(np.max(np.abs(y))), 1e-12)
+    allowed = 0.05 * np.abs(y) + 1e-4 * scale
     for _ in range(max_iter):
         f = np.asarray(cm.rhs(0.0, x, p))
         a = np.vstack([np.asarray(cm.jac(0.0, x, p)), laws])
         b = np.concatenate([-f, np.zeros(len(laws))])
         step = np.linalg.lstsq(a, b, rcond=None)[0]
         x = x + step
-        if not np.all(np.isfinite(x)) or np.max(np.abs(x - y)) > 0.05 * scale:
+        if not np.all(np.isfinite(x)) or np.any(np.abs(x - y) > allowed):
             return None
         if np.max(np.abs(step)) <= 1e-13 * scale or relative_rate(cm, x, p) < 0.01 * tol_per_h:
             break
     if np.min(x) < -1e-9 * scale or relative_rate(cm, x, p) >= tol_per_h:
+        return None
+    eig = np.linalg.eigvals(np.asarray(cm.jac(0.0, x, p)))
+    if eig.size and np.max(eig.real) > 1e-9 * max(np.max(np.abs(eig)), 1.0):
         return None
     return np.maximum(x, 0.0)
 
