@@ -15,6 +15,8 @@ if TYPE_CHECKING:
     from apopsim.runner import ScenarioResult
 
 MAX_LINES = 8
+#: Line styles cycled with the colours, so overlapping conditions stay distinguishable.
+LINESTYLES = ["-", "--", "-.", ":"]
 
 
 def _pick(n: int, k: int = MAX_LINES) -> list[int]:
@@ -55,16 +57,17 @@ def plot_timecourses(result: ScenarioResult, outdir: Path) -> list[Path]:
         for k, ci in enumerate(shown):
             c = result.conditions[ci]
             color = OKABE_ITO[k % len(OKABE_ITO)]
-            ax.plot(t, c.stats[0, j], color=color, lw=1.5, label=c.name)
+            ax.plot(t, c.stats[0, j], color=color, lw=1.5, ls=LINESTYLES[k % len(LINESTYLES)],
+                    label=c.name)
             if result.n_cells > 1:
                 ax.fill_between(t, c.stats[3, j], c.stats[5, j], color=color, alpha=0.2, lw=0)
         if v == s.readouts.death.variable:
             ax.axhline(s.readouts.death.threshold, color="grey", lw=0.8, ls=":",
                        label="death threshold")
         unit = "" if v == s.readouts.death.variable or "fraction" in v else " (nM)"
-        what = "mean" + (" ± IQR" if result.n_cells > 1 else "")
-        ax.set(xlabel="time after treatment (h)", ylabel=f"{v}{unit}",
-               title=f"{v} ({what}, n = {result.n_cells} cells)" if result.n_cells > 1 else v)
+        title = (f"{v}: mean, band 25–75 % (n = {result.n_cells} cells)"
+                 if result.n_cells > 1 else v)
+        ax.set(xlabel="time after treatment (h)", ylabel=f"{v}{unit}", title=title)
         ax.legend(frameon=False, fontsize=7, loc="best")
         path = outdir / f"timecourse_{v}.png"
         save(fig, path)
