@@ -29,7 +29,8 @@ def test_run_flagship_writes_everything(tmp_path, capsys):
             "time_to_death_h"} <= set(summary.columns)
     assert len(summary) == 4
     tc = pd.read_csv(out / "timecourse.csv")
-    assert list(tc.columns) == ["condition", "time_h", "variable", "value"]
+    assert list(tc.columns[:4]) == ["condition", "time_h", "variable", "value"]
+    assert {"sd", "q05", "q50", "q95"} <= set(tc.columns)  # a population: spread over cells
     run = json.loads((out / "run.json").read_text())
     assert run["apopsim_version"] == apopsim.__version__
     assert run["seed"] == 0 and run["engine"] == "scipy" and run["rtol"] == 1e-8
@@ -41,7 +42,17 @@ def test_run_flagship_writes_everything(tmp_path, capsys):
     assert "wrote" in capsys.readouterr().out
 
 
+def _small(tmp_path: Path) -> Path:
+    """The flagship with 10 cells over 6 h (for tests of the CLI's mechanics)."""
+    text = FLAGSHIP.read_text().replace("n_cells: 200", "n_cells: 10").replace(
+        "duration_h: 72", "duration_h: 6").replace("[24, 48, 72]", "[6]")
+    path = tmp_path / "small.yaml"
+    path.write_text(text)
+    return path
+
+
 def test_failed_write_leaves_previous_output(tmp_path, monkeypatch):
+    small = _small(tmp_path)
     out = tmp_path / "res"
     out.mkdir()
     (out / "summary.csv").write_text("previous")
@@ -52,12 +63,13 @@ def test_failed_write_leaves_previous_output(tmp_path, monkeypatch):
 
     monkeypatch.setattr(apopsim.plots, "plot_scenario", boom)
     with pytest.raises(RuntimeError):
-        main(["run", str(FLAGSHIP), "-o", str(out), "-q"])
+        main(["run", str(small), "-o", str(out), "-q"])
     assert (out / "summary.csv").read_text() == "previous"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["res"]  # no temp dirs left
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["res", "small.yaml"]  # no temp dirs
 
 
 def test_interrupt_leaves_no_output(tmp_path, monkeypatch):
+    small = _small(tmp_path)
     out = tmp_path / "res"
     import apopsim.plots
 
@@ -65,9 +77,9 @@ def test_interrupt_leaves_no_output(tmp_path, monkeypatch):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(apopsim.plots, "plot_scenario", interrupt)
-    assert main(["run", str(FLAGSHIP), "-o", str(out), "-q"]) == 130
+    assert main(["run", str(small), "-o", str(out), "-q"]) == 130
     assert not out.exists()
-    assert list(tmp_path.iterdir()) == []
+    assert list(tmp_path.iterdir()) == [small]
 
 
 def test_validate_models_show_schema(capsys):
@@ -99,9 +111,7 @@ def test_export_sbml_is_valid(tmp_path):
                     reason="apopsim command not installed in this environment")
 def test_installed_command_from_any_directory(tmp_path):
     exe = shutil.which("apopsim", path=os.path.dirname(sys.executable))
-    scen = tmp_path / "s.yaml"
-    scen.write_text(FLAGSHIP.read_text().replace("duration_h: 72", "duration_h: 4")
-                    .replace("readout_times_h: [24, 48, 72]", "readout_times_h: [4]"))
+    scen = _small(tmp_path)
     work = tmp_path / "elsewhere"
     work.mkdir()
     proc = subprocess.run([exe, "run", str(scen), "-o", "out", "-q"], cwd=work,

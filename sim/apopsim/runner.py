@@ -194,7 +194,7 @@ class ScenarioResult:
             dr = self.dose_response()
             if len(dr):
                 dr.to_csv(tmp / "dose_response.csv", index=False)
-            syn = _grid_synergy(self, tmp / "synergy")
+            syn = _grid_synergy(self, tmp / "synergy", plots)
             if plots:
                 (tmp / "plots").mkdir()
                 from apopsim.plots import plot_scenario
@@ -204,13 +204,13 @@ class ScenarioResult:
         return outdir
 
 
-def _grid_synergy(result: ScenarioResult, outdir: Path):
+def _grid_synergy(result: ScenarioResult, outdir: Path, plots: bool):
     """Synergy tables for a two-drug grid at every readout time (None if not a grid)."""
     try:
         from apopsim.synergy_scenario import scenario_synergy
     except ImportError:  # pragma: no cover - synergy integration absent
         return None
-    return scenario_synergy(result, outdir)
+    return scenario_synergy(result, outdir, plots=plots)
 
 
 def condition_name(doses: dict[str, float]) -> str:

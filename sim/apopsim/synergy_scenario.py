@@ -4,8 +4,9 @@ A scenario whose ``drugs`` give two drugs several doses each on a ``grid`` is a 
 response is the simulated **apoptotic fraction** (an inhibition, as a fraction of cells killed),
 so the scores read as SynergyFinder's: percentage points of killing above the reference
 (positive = synergy), CI < 1 = synergy. Methods that need single-drug fits (Loewe, ZIP, CI) are
-used when each drug has at least 3 non-zero doses, MuSyC when the grid is at least 4 x 4 and the
-run is a population (single all-or-none cells make fitted surfaces meaningless).
+used when each drug has at least 3 non-zero doses, MuSyC (a 2-D surface fit with bootstrap
+intervals, the costly one) when each has at least 4 and the run is a population (single
+all-or-none cells make fitted surfaces meaningless).
 """
 
 from __future__ import annotations
@@ -50,7 +51,7 @@ def methods_for(result: ScenarioResult) -> list[str]:
     methods = ["bliss", "hsa"]
     if min(n_a, n_b) >= 3:
         methods += ["loewe", "zip", "ci"]
-    if min(n_a, n_b) >= 3 and result.n_cells > 1:
+    if min(n_a, n_b) >= 4 and result.n_cells > 1:
         methods.append("musyc")
     return methods
 
@@ -71,6 +72,14 @@ def scenario_synergy(result: ScenarioResult, outdir: Path, *, plots: bool = True
         res = analyze_time_course(wells, data_type="inhibition", scale="fraction",
                                   methods=methods, seed=result.scenario.seed, strict=False,
                                   source=f"scenario {result.scenario.name}")
-    write_time_course_report(res, outdir, plots=plots)
+    # tables at every time and synergy_vs_time.png; the per-block figures (heat maps, surfaces,
+    # curves) only for the last readout time, where the run's outcome is read
+    write_time_course_report(res, outdir, plots=False)
+    if plots:
+        from apopsim.synergy.report import block_plots, safe_name
+
+        t_last = max(res)
+        for block in res[t_last].blocks.values():
+            block_plots(block, Path(outdir) / "plots", prefix=f"t{safe_name(f'{t_last:g}')}_")
     result.provenance["synergy"] = {"methods": methods}
     return res
