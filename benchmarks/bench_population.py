@@ -112,7 +112,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--max-fraction-diff", type=float, default=0.01,
                     help="fail if |apoptotic fraction apopsim - roadrunner| exceeds this")
     ap.add_argument("--quick", action="store_true",
-                    help="smoke run: 2x2 grid, 10 cells, 24 h, small accuracy subset and memory run")
+                    help="smoke run: 2x2 grid, 10 cells, 24 h, small accuracy and memory runs")
     ap.add_argument("--json", dest="json_out", help="also write the results to this JSON file")
     ap.add_argument("--no-snapshot", action="store_true",
                     help="read models/ live instead of from a snapshot taken at start")
@@ -597,25 +597,36 @@ def time_apopsim(wl: Workload, workers: int | None) -> dict[str, Any]:
     import apopsim
 
     s = wl.scenario()
+    c0 = _cpu()
     t0 = time.perf_counter()
     res = apopsim.run_scenario(s, progress=False, workers=workers)
     wall = time.perf_counter() - t0
+    cpu = _cpu() - c0  # this process + its reaped worker processes
     t_end = s.time.readout_times()[-1]
     death = np.array([c.death_h for c in res.conditions])
-    return {"wall_s": wall, "death": death,
+    return {"wall_s": wall, "cpu_s": cpu, "death": death,
             "fractions": [c.apoptotic_fraction(t_end)[0] for c in res.conditions],
             "failed": len(res.failures), "retried": res.n_retried,
             "executor": res.provenance.get("executor")}
 
 
+def _cpu() -> float:
+    """CPU seconds (user + system) of this process and its terminated children."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def time_roadrunner(wl: Workload, cells: Cells, rtol: float, atol: float) -> dict[str, Any]:
+    c0 = _cpu()
     t0 = time.perf_counter()
     loop = RoadRunnerLoop(cells, rtol, atol)  # loads (LLVM-compiles) the SBML: part of the cost
     t_load = time.perf_counter() - t0
     death, failed = loop.run(wl.cells)
     wall = time.perf_counter() - t0
+    cpu = _cpu() - c0
     t_end = wl.hours
-    return {"wall_s": wall, "load_s": t_load, "death": death,
+    return {"wall_s": wall, "cpu_s": cpu, "load_s": t_load, "death": death,
             "fractions": [apoptotic_fraction(d, t_end) for d in death], "failed": failed}
 
 
@@ -795,10 +806,12 @@ def _main(args: argparse.Namespace, log) -> int:
                      "notes": wl.notes},
         "accuracy": acc,
         "apopsim": {"wall_s": wall_a, "runs_s": [r["wall_s"] for r in runs_a],
+                    "cpu_s": statistics.median(r["cpu_s"] for r in runs_a),
                     "failed": runs_a[-1]["failed"], "retried": runs_a[-1]["retried"],
                     "executor": runs_a[-1]["executor"],
                     "workers": args.workers or os.cpu_count()},
         "roadrunner": {"wall_s": wall_r, "runs_s": [r["wall_s"] for r in runs_r],
+                       "cpu_s": statistics.median(r["cpu_s"] for r in runs_r),
                        "load_s": statistics.median(r["load_s"] for r in runs_r),
                        "failed": runs_r[-1]["failed"], "rtol": rr_rtol, "atol": rr_atol},
         "ratio": wall_r / wall_a,
@@ -840,6 +853,7 @@ def print_report(res: dict, wl: Workload, n_runs: int, args: argparse.Namespace)
         f"{r['rtol']:>10.0e} /{r['atol']:>6.0e}",
         f"{'wall time (s)':34s}{a['wall_s']:>16.2f}{r['wall_s']:>18.2f}",
         f"{'  of which model load (s)':34s}{'(cached)':>16s}{r['load_s']:>18.2f}",
+        f"{'CPU time, all processes (s)':34s}{a['cpu_s']:>16.2f}{r['cpu_s']:>18.2f}",
         f"{'cell-runs per second':34s}{n_runs / a['wall_s']:>16.0f}{n_runs / r['wall_s']:>18.0f}",
         f"{'max scaled error vs reference':34s}{acc['apopsim']['max_error']:>16.2e}"
         f"{acc['roadrunner']['max_error']:>18.2e}",
@@ -850,7 +864,8 @@ def print_report(res: dict, wl: Workload, n_runs: int, args: argparse.Namespace)
         f"{acc['roadrunner']['max_death_time_error_h']:>18.1e}",
         f"{'failed cells':34s}{a['failed']:>16d}{sum(r['failed'].values()):>18d}",
         "",
-        f"ratio roadrunner / apopsim: {res['ratio']:.2f}  (> 1: apopsim faster; "
+        f"ratio roadrunner / apopsim: {res['ratio']:.2f} wall time, "
+        f"{r['cpu_s'] / a['cpu_s']:.2f} CPU time  (> 1: apopsim faster; "
         f"runs apopsim {[round(x, 2) for x in a['runs_s']]}, roadrunner "
         f"{[round(x, 2) for x in r['runs_s']]})",
         f"max |apoptotic fraction apopsim - roadrunner| at {wl.hours:g} h over "

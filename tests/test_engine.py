@@ -105,3 +105,44 @@ def test_dataframe(aml):
     assert list(df.columns[:2]) == ["time_h", aml.state[0]]
     assert "cleaved_PARP_fraction" in df.columns
     assert len(df) == 3
+
+
+def test_crossing_time_is_independent_of_output_spacing_and_freezing():
+    """The death time is located on a fine grid, so coarse outputs and freezing do not move it."""
+    from apopsim.compiler import compile_model
+    from apopsim.engine import (
+        SolverOptions,
+        integrate_segments,
+        make_integrator,
+        preequilibrate,
+        untreated_parameters,
+    )
+
+    m = apopsim.load_model("bcl2_core", context="aml_mcl1_dependent")
+    cm = compile_model(m)
+    so = SolverOptions(rtol=1e-8, atol=1e-10)
+    y0, _ = preequilibrate(cm, so, m.initial, cm.param_vector(untreated_parameters(m)))
+    integ = make_integrator(cm, so)
+    doses = {"lisaftoclax": 100.0, "hht": 50.0}
+    fine = integrate_segments(cm, integ, y0, doses, [], np.arange(0, 24.001, 0.005))
+    f = fine["cleaved_PARP_fraction"]
+    i = int(np.argmax(f > 0.5))
+    truth = fine.times_h[i - 1] + (0.5 - f[i - 1]) * 0.005 / (f[i] - f[i - 1])
+    watch = ("cleaved_PARP_fraction", 0.5)
+    for step in (0.5, 2.0, 6.0):
+        times = np.arange(0, 24.001, step)
+        for freeze in (False, True):
+            tr = integrate_segments(cm, integ, y0, doses, [], times, watch=watch, freeze=freeze)
+            assert tr.meta["crossing_h"] == pytest.approx(truth, abs=0.01), (step, freeze)
+    # frozen after death: the marker creeps towards 1.2 x threshold and the state barely moves
+    # (the switch goes smoothly to 0 there), unlike the unfrozen cell
+    times = np.arange(0, 24.001, 0.5)
+    tr = integrate_segments(cm, integ, y0, doses, [], times, watch=watch, freeze=True)
+    free = integrate_segments(cm, integ, y0, doses, [], times)
+    late = times > truth + 2
+    assert np.all((tr["cleaved_PARP_fraction"][late] > 0.55)
+                  & (tr["cleaved_PARP_fraction"][late] < 0.6))
+    drift = np.abs(tr.values[late] - tr.values[late][0]).max(axis=0)
+    free_drift = np.abs(free.values[late] - free.values[late][0]).max(axis=0)
+    assert np.all(drift <= 1e-2 * np.abs(tr.values[late][0]) + 1e-9)
+    assert free_drift.max() > 100 * drift.max()

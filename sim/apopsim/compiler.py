@@ -28,7 +28,7 @@ from sympy.printing.pycode import PythonCodePrinter
 
 from apopsim.model import TIME, Model
 
-CODEGEN_VERSION = "1"
+CODEGEN_VERSION = "3"
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,11 @@ class CompiledModel:
     ``rhs(t, y, p) -> dy`` and ``jac(t, y, p) -> J`` (``J[i, j] = d dy_i / d y_j``) take time in
     hours, the state vector (amounts) and the parameter vector ordered as ``param_names``;
     ``observe(t, Y, p) -> dict`` evaluates the assignment rules for a trajectory ``Y`` of shape
-    (n_times, n_state).
+    (n_times, n_state). ``rhs_stop(t, y, p, idx, threshold)`` / ``jac_stop`` are ``rhs`` / ``jac``
+    while the marker variable ``idx`` (:meth:`marker_index`) is below 1.1 x ``threshold`` and
+    zero from 1.2 x ``threshold`` on (smoothly in between; ``threshold > 0``): the cell is frozen
+    once its fate is decided. (The Jacobian omits the switch's own derivative; it only guides
+    Newton iterations.)
     """
 
     model: Model
@@ -47,7 +51,16 @@ class CompiledModel:
     observe: Callable[[np.ndarray, np.ndarray, np.ndarray], dict[str, np.ndarray]]
     param_names: tuple[str, ...]
     jac_nonzeros: int
+    rhs_stop: Callable | None = None
+    jac_stop: Callable | None = None
     autonomous: bool = True
+
+    def marker_index(self, name: str) -> int:
+        """Index of a state or rule variable for ``rhs_stop``'s marker (rules after states)."""
+        model = self.model
+        if name in model.state:
+            return model.state.index(name)
+        return len(model.state) + list(model.assignment_rules).index(name)
 
     def param_vector(self, overrides: dict[str, float] | None = None) -> np.ndarray:
         """Parameter vector from the model's values, with ``overrides`` (name -> value)."""
@@ -102,21 +115,19 @@ def _compile_structure(key: str, model: Model, jit: bool):
     mod = importlib.util.module_from_spec(spec)
     sys.modules[name] = mod
     spec.loader.exec_module(mod)
-    rhs, jac = mod.rhs, mod.jac
+    fns = ("rhs", "jac", "rules", "marker", "freeze", "rhs_stop", "jac_stop")
     if jit:
-        try:
-            import numba
+        import numba
 
-            rhs = numba.njit(cache=True, fastmath=False)(mod.rhs)
-            jac = numba.njit(cache=True, fastmath=False)(mod.jac)
-            # compile now (or load numba's cache), so forked workers inherit machine code
-            y = np.ones(len(model.state))
-            p = np.ones(len(param_names))
-            rhs(0.0, y, p)
-            jac(0.0, y, p)
-        except ImportError:  # pragma: no cover - numba is a dependency
-            pass
-    return rhs, jac, mod.observe, param_names, mod.JAC_NNZ
+        # in call order, so each function is compiled against the jitted versions it calls
+        for f in fns:
+            setattr(mod, f, numba.njit(cache=True)(getattr(mod, f)))
+        # compile now (or load numba's cache), so forked workers inherit machine code
+        y, p = np.ones(len(model.state)), np.ones(len(param_names))
+        mod.rhs_stop(0.0, y, p, 0, 1e300)
+        mod.jac_stop(0.0, y, p, 0, 1e300)
+    return (mod.rhs, mod.jac, mod.observe, param_names, mod.JAC_NNZ, mod.rhs_stop,
+            mod.jac_stop)
 
 
 def _symbols(model: Model, param_names: tuple[str, ...]):
@@ -218,6 +229,45 @@ def generate_source(model: Model, param_names: tuple[str, ...]) -> tuple[str, in
         e = full[sp.Symbol(k)]
         lines.append(f"    out[{k!r}] = one * ({npp.doprint(e)})")
     lines.append("    return out")
+
+    # rule values as one array (scalar code, jit-compatible), and the "stopped" variants of the
+    # right-hand side: once the marker (state idx < n, else rule idx - n) exceeds the threshold
+    # the cell is frozen (dy/dt = 0), so a solver steps over the rest of the run at no cost
+    names = list(model.assignment_rules)
+    lines += ["", "", "def rules(t, y, p):"]
+    lines += unpack("y", y) + unpack("p", p)
+    reps, exprs = sp.cse([full[sp.Symbol(k)] for k in names], symbols=sp.numbered_symbols("c"),
+                         optimizations="basic")
+    lines += _block([(str(s), e) for s, e in reps], printer)
+    lines.append(f"    out = numpy.empty({len(names)})")
+    lines += [f"    out[{i}] = {printer.doprint(e)}" for i, e in enumerate(exprs)]
+    lines.append("    return out")
+    lines += [
+        "", "",
+        "def marker(t, y, p, idx):",
+        f"    if idx < {n}:",
+        "        return y[idx]",
+        f"    return rules(t, y, p)[idx - {n}]",
+        "", "",
+        "def freeze(t, y, p, idx, threshold):",
+        "    # 1 up to 1.1 x threshold, 0 from 1.2 x threshold, smoothstep (C1) between: a smooth",
+        "    # switch keeps the solver's error control happy where an abrupt stop would not",
+        "    m = marker(t, y, p, idx)",
+        "    lo = 1.1 * threshold",
+        "    hi = 1.2 * threshold",
+        "    if m <= lo:",
+        "        return 1.0",
+        "    if m >= hi:",
+        "        return 0.0",
+        "    x = (m - lo) / (hi - lo)",
+        "    return 1.0 - x * x * (3.0 - 2.0 * x)",
+        "", "",
+        "def rhs_stop(t, y, p, idx, threshold):",
+        "    return rhs(t, y, p) * freeze(t, y, p, idx, threshold)",
+        "", "",
+        "def jac_stop(t, y, p, idx, threshold):",
+        "    return jac(t, y, p) * freeze(t, y, p, idx, threshold)",
+    ]
     lines += ["", "", f"JAC_NNZ = {len(entries)}", ""]
 
     return "\n".join(lines), len(entries)

@@ -115,11 +115,21 @@ class _ScipyIntegrator:
     def __init__(self, cm: CompiledModel, opts: SolverOptions) -> None:
         self.cm, self.opts = cm, opts
 
-    def integrate(self, y0: np.ndarray, p: np.ndarray, times: np.ndarray) -> np.ndarray:
-        """States at ``times`` (times[0] is the start; y0 is the state there)."""
-        rhs, jac, o = self.cm.rhs, self.cm.jac, self.opts
+    def integrate(self, y0: np.ndarray, p: np.ndarray, times: np.ndarray,
+                  stop: tuple[int, float] | None = None) -> np.ndarray:
+        """States at ``times`` (times[0] is the start; y0 is the state there).
+
+        ``stop = (marker_index, threshold)`` freezes the state once the marker is clearly past
+        the threshold (see :class:`CompiledModel` ``rhs_stop``).
+        """
+        o = self.opts
         if len(times) < 2:
             return y0[None, :].copy()
+        if stop is None:
+            rhs, jac, args = self.cm.rhs, self.cm.jac, (p,)
+        else:
+            rhs, jac, args = self.cm.rhs_stop, self.cm.jac_stop, (p, int(stop[0]),
+                                                                 float(stop[1]))
         if self.cm.autonomous:
             # LSODA's start-up heuristics misbehave at large absolute times (seen at t > 1e4 h)
             times = times - times[0]
@@ -129,7 +139,7 @@ class _ScipyIntegrator:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 y, info = odeint(
-                    rhs, y0, times, args=(p,), Dfun=jac, tfirst=True, rtol=o.rtol, atol=o.atol,
+                    rhs, y0, times, args=args, Dfun=jac, tfirst=True, rtol=o.rtol, atol=o.atol,
                     mxstep=o.max_steps, full_output=True,
                 )
             if info["message"] != "Integration successful.":
@@ -142,8 +152,8 @@ class _ScipyIntegrator:
         from scipy.integrate import solve_ivp
 
         sol = solve_ivp(
-            lambda t, y: rhs(t, y, p), (times[0], times[-1]), y0, method=o.method, t_eval=times,
-            jac=lambda t, y: jac(t, y, p), rtol=o.rtol, atol=o.atol,
+            lambda t, y: rhs(t, y, *args), (times[0], times[-1]), y0, method=o.method,
+            t_eval=times, jac=lambda t, y: jac(t, y, *args), rtol=o.rtol, atol=o.atol,
         )
         if not sol.success:
             raise SimulationError(f"{o.method} failed near t = {sol.t[-1]:.4g} h: {sol.message}")
@@ -174,7 +184,9 @@ class _RoadRunnerIntegrator:
         self.settable = [k for k in cm.param_names if k in known]
         self.pidx = [cm.param_names.index(k) for k in self.settable]
 
-    def integrate(self, y0: np.ndarray, p: np.ndarray, times: np.ndarray) -> np.ndarray:
+    def integrate(self, y0: np.ndarray, p: np.ndarray, times: np.ndarray,
+                  stop: tuple[int, float] | None = None) -> np.ndarray:
+        """States at ``times``; ``stop`` is ignored (libRoadRunner integrates to the end)."""
         if len(times) < 2:
             return y0[None, :].copy()
         rr = self.rr
@@ -430,56 +442,62 @@ def integrate_segments(
     times: np.ndarray,
     meta: dict | None = None,
     *,
-    stop_when: tuple[str, float] | None = None,
-    check_every_h: float = 6.0,
+    watch: tuple[str, float] | None = None,
+    freeze: bool = False,
+    refine_points: int = 65,
 ) -> Trajectory:
     """Integrate from ``t = 0`` through schedule segments, recording ``times`` (hours).
 
     Parameters
     ----------
-    stop_when
-        ``(variable, threshold)``: stop integrating once ``variable`` exceeds ``threshold`` at an
-        output time (checked every ``check_every_h`` hours of simulated time). Later rows hold
-        the state at the stop (the cell's fate is decided; ``meta["stopped_h"]`` says when).
+    watch
+        ``(variable, threshold)``: find when ``variable`` first exceeds ``threshold``. The
+        crossing is located between output times by re-integrating that interval on a fine grid
+        (``refine_points``), so its accuracy does not depend on the output spacing;
+        ``meta["crossing_h"]`` holds it (``inf`` if never).
+    freeze
+        With ``watch``: freeze the cell once its fate is decided (the freeze completes at 1.2 x
+        threshold; the crossing itself is integrated normally): from then on its values stay as
+        they were, the solver steps over the rest of the run at almost no cost, and later
+        schedule segments are skipped.
     """
     model = cm.model
-    t_end = float(times[-1])
     n_state = len(model.state)
+    t_end = float(times[-1])
     rows = np.empty((len(times), n_state))
     obs = {k: np.empty(len(times)) for k in model.assignment_rules}
-    watch = None
-    if stop_when is not None:
-        name, threshold = stop_when
-        watch = (model.state.index(name) if name in model.state else None, name, threshold)
-    stopped = None
+    stop = idx = None
+    if watch is not None:
+        idx = cm.marker_index(watch[0])
+        if freeze and watch[1] > 0:
+            scale = _conc(cm, np.ones((1, n_state)), cm.param_vector(values))[0, idx] \
+                if idx < n_state else 1.0
+            stop = (idx, watch[1] / scale)
+    crossing = np.inf
     done = 0  # rows filled so far
     for start, end, vals in _schedule_segments(values, schedule, t_end):
         p = cm.param_vector(vals)
         last = end >= t_end
         sel = np.nonzero((times >= start) & ((times <= end) if last else (times < end)))[0]
         grid = np.unique(np.concatenate([[start], times[sel], [end]]))
-        pieces = [grid] if watch is None else _split_grid(grid, check_every_h)
-        for piece in pieces:
-            ys = integrator.integrate(y, p, piece)
-            inside = sel[(times[sel] >= piece[0]) & ((times[sel] <= piece[-1]) if piece[-1] >= end
-                                                      else (times[sel] < piece[-1]))]
-            inside = inside[inside >= done]
-            pos = np.searchsorted(piece, times[inside])
-            rows[inside] = ys[pos]
-            if len(inside):
-                for k, v in cm.observe(times[inside], ys[pos], p).items():
-                    obs[k][inside] = v
-                done = int(inside[-1]) + 1
-            y = ys[-1]
-            if watch is not None and len(inside):
-                idx, name, threshold = watch
-                v = rows[inside, idx] if idx is not None else obs[name][inside]
-                if np.any(v > threshold):
-                    stopped = float(piece[-1])
+        ys = integrator.integrate(y, p, grid, stop)
+        pos = np.searchsorted(grid, times[sel])
+        rows[sel] = ys[pos]
+        if len(sel):
+            for k, v in cm.observe(times[sel], ys[pos], p).items():
+                obs[k][sel] = v
+            done = int(sel[-1]) + 1
+        if watch is not None and len(sel) and not np.isfinite(crossing):
+            marker = _marker(cm, rows, obs, idx, sel, p)
+            above = np.nonzero(marker > watch[1])[0]
+            if above.size:
+                k = int(sel[above[0]])
+                crossing = _refine_crossing(cm, integrator, times, k, rows, start, y, p, idx,
+                                            watch[1], refine_points)
+                if stop is not None:
                     break
-        if stopped is not None:
-            break
-    if stopped is not None and done < len(times):
+        y = ys[-1]
+    if stop is not None and np.isfinite(crossing) and done < len(times):
         rows[done:] = rows[done - 1]
         for k in obs:
             obs[k][done:] = obs[k][done - 1]
@@ -488,17 +506,41 @@ def integrate_segments(
     names = model.state + tuple(obs)
     values_arr = np.column_stack([conc] + [obs[k] for k in obs]) if obs else conc
     return Trajectory(times, names, values_arr,
-                      dict(meta or {}, final_state=y, stopped_h=stopped))
+                      dict(meta or {}, final_state=y, crossing_h=crossing))
 
 
-def _split_grid(grid: np.ndarray, every: float) -> list[np.ndarray]:
-    """Split an increasing time grid into consecutive pieces spanning about ``every`` hours."""
-    pieces, first = [], 0
-    for i in range(1, len(grid)):
-        if grid[i] - grid[first] >= every or i == len(grid) - 1:
-            pieces.append(grid[first:i + 1])
-            first = i
-    return pieces or [grid]
+def _marker(cm: CompiledModel, rows: np.ndarray, obs: dict, idx: int, sel: np.ndarray,
+            p: np.ndarray) -> np.ndarray:
+    """Values of the watched variable (concentration for species) at output rows ``sel``."""
+    n_state = len(cm.model.state)
+    if idx < n_state:
+        return _conc(cm, rows[sel], p)[:, idx]
+    return obs[list(cm.model.assignment_rules)[idx - n_state]][sel]
+
+
+def _refine_crossing(cm, integrator, times, k, rows, seg_start, seg_y0, p, idx, threshold,
+                     n_points) -> float:
+    """Time (h) at which the watched variable crosses ``threshold`` between outputs k-1 and k."""
+    if k == 0:
+        return float(times[0])
+    t0, y0 = float(times[k - 1]), rows[k - 1]
+    if t0 < seg_start:  # the previous output lies in an earlier schedule segment
+        t0, y0 = seg_start, seg_y0
+    fine = np.linspace(t0, float(times[k]), n_points)
+    ys = integrator.integrate(y0, p, fine)
+    n_state = len(cm.model.state)
+    if idx < n_state:
+        v = _conc(cm, ys, p)[:, idx]
+    else:
+        v = cm.observe(fine, ys, p)[list(cm.model.assignment_rules)[idx - n_state]]
+    above = np.nonzero(v > threshold)[0]
+    if not above.size:  # the solver's path differs slightly: fall back to the output grid
+        return float(times[k])
+    j = int(above[0])
+    if j == 0:
+        return float(fine[0])
+    return float(fine[j - 1] + (threshold - v[j - 1]) * (fine[j] - fine[j - 1])
+                 / (v[j] - v[j - 1]))
 
 
 def _conc(cm: CompiledModel, amounts: np.ndarray, p: np.ndarray) -> np.ndarray:
