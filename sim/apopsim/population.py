@@ -12,8 +12,8 @@ Work is split into independent chunks: first each block of cells is pre-equilibr
 cell is frozen once its fate is decided (its right-hand side is switched off smoothly between 1.1
 and 1.2 x the death threshold), so the solver steps over the rest of the run almost for free; its
 species then stay at their values at that point. The time of death is located on a fine grid
-between output times, so it does not depend on the output spacing. A cell whose solver fails is retried once with tighter tolerances (rtol/100)
-and the BDF method, then reported as failed (never silently dropped). A chunk whose worker fails
+between output times, so it does not depend on the output spacing. A cell whose solver fails is
+retried once with tighter tolerances (rtol/100) and the BDF method, then reported as failed (never silently dropped). A chunk whose worker fails
 is resubmitted once.
 """
 
