@@ -13,8 +13,8 @@ cell is frozen once its fate is decided (its right-hand side is switched off smo
 and 1.2 x the death threshold), so the solver steps over the rest of the run almost for free; its
 species then stay at their values at that point. The time of death is located on a fine grid
 between output times, so it does not depend on the output spacing. A cell whose solver fails is
-retried once with tighter tolerances (rtol/100) and the BDF method, then reported as failed (never silently dropped). A chunk whose worker fails
-is resubmitted once.
+retried once with tighter tolerances (rtol/100) and the BDF method, then reported as failed
+(never silently dropped). A chunk whose worker fails is resubmitted once.
 """
 
 from __future__ import annotations
