@@ -250,8 +250,21 @@ def relative_rate(cm: CompiledModel, y: np.ndarray, p: np.ndarray) -> float:
     return float(np.max(np.abs(dy) / np.maximum(np.abs(y), floor)))
 
 
+_LAWS: dict[str, np.ndarray] = {}
+
+
 def conservation_laws(model: Model) -> np.ndarray:
-    """Rows spanning the left null space of the stoichiometry (conserved totals), (k, n)."""
+    """Rows spanning the left null space of the stoichiometry (conserved totals), (k, n).
+
+    Cached per model structure.
+    """
+    key = model.structure_hash()
+    if key not in _LAWS:
+        _LAWS[key] = _conservation_laws(model)
+    return _LAWS[key]
+
+
+def _conservation_laws(model: Model) -> np.ndarray:
     n = model.stoichiometry
     if not n.size:
         return np.zeros((0, len(model.state)))

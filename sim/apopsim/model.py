@@ -114,7 +114,14 @@ class Model:
         return n
 
     def structure_hash(self) -> str:
-        """Hash of everything that shapes the compiled code (not parameter values)."""
+        """Hash of everything that shapes the compiled code (not parameter values); cached."""
+        cached = self.__dict__.get("_structure_hash")
+        if cached is None:
+            cached = self._compute_structure_hash()
+            object.__setattr__(self, "_structure_hash", cached)
+        return cached
+
+    def _compute_structure_hash(self) -> str:
         h = hashlib.sha256()
         h.update(repr(self.state).encode())
         h.update(repr(tuple(self.parameters)).encode())
@@ -168,7 +175,10 @@ class Model:
             if v < 0:
                 raise ModelError(f"{where}: initial amount of {k!r} is negative ({v})")
             initial[index[k]] = float(v) * self._volume(k, params)
-        return replace(self, parameters=params, initial=initial)
+        new = replace(self, parameters=params, initial=initial)
+        if "_structure_hash" in self.__dict__:  # parameter values do not change the structure
+            object.__setattr__(new, "_structure_hash", self.__dict__["_structure_hash"])
+        return new
 
     def _volume(self, name: str, params: dict[str, float]) -> float:
         comp = self.species_compartment.get(name)
