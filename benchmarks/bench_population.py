@@ -714,6 +714,21 @@ def snapshot_models(log) -> str | None:
     return str(dst)
 
 
+def _git_revision() -> str | None:
+    """Commit of the apopsim checkout (with ``+dirty`` when sim/ has uncommitted changes)."""
+    import apopsim
+
+    root = Path(apopsim.__file__).resolve().parents[2]
+    try:
+        rev = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"],
+                             capture_output=True, text=True, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--", "sim"],
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return (rev + ("+dirty" if dirty else "")) if rev else None
+
+
 def _versions() -> dict[str, str | None]:
     import importlib.metadata as md
 
@@ -800,7 +815,7 @@ def _main(args: argparse.Namespace, log) -> int:
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
                     "python": platform.python_version(), "loadavg_start": load0,
                     "loadavg_end": load1},
-        "versions": _versions(),
+        "versions": {**_versions(), "apopsim_git": _git_revision()},
         "workload": {**wl.to_json(), "n_species": len(cells.model.state),
                      "n_reactions": len(cells.model.reactions), "n_conditions": n_cond,
                      "notes": wl.notes},
@@ -843,7 +858,9 @@ def print_report(res: dict, wl: Workload, n_runs: int, args: argparse.Namespace)
         f"grid {len(wl.doses[0])}x{len(wl.doses[1])}: {wl.drugs[0]} {wl.doses[0]} nM x "
         f"{wl.drugs[1]} {wl.doses[1]} nM",
         f"{wl.cells} cells per condition, {wl.hours:g} h, output every {wl.every:g} h; "
-        f"{n_runs} cell-runs; repeats {args.repeat} (medians)",
+        f"{n_runs} cell-runs; repeats {args.repeat} (medians); apopsim "
+        f"{res['versions']['apopsim_git'] or res['versions']['apopsim']}, libroadrunner "
+        f"{res['versions']['libroadrunner']}",
         *(f"NOTE: {n}" for n in w["notes"]),
         "",
         f"{'':34s}{'apopsim':>16s}{'roadrunner loop':>18s}",
@@ -871,7 +888,8 @@ def print_report(res: dict, wl: Workload, n_runs: int, args: argparse.Namespace)
         f"max |apoptotic fraction apopsim - roadrunner| at {wl.hours:g} h over "
         f"{len(res['fractions']['apopsim'])} conditions: {res['max_abs_fraction_diff']:.4f} "
         f"(limit {args.max_fraction_diff}); cell fates differing: {res['fate_differences']}; "
-        f"max |death time difference| {res['max_death_time_diff_h']:.3f} h",
+        f"max |death time difference| {res['max_death_time_diff_h']:.3f} h (the loop "
+        "interpolates linearly between outputs; apopsim may locate the crossing more finely)",
         f"accuracy subset: {acc['cells']} cells x {len(acc['conditions'])} conditions "
         f"{acc['conditions']}; reference scipy LSODA rtol 1e-10 atol 1e-12; error = max over "
         f"species and times of |y - ref| / max(max_t |ref|, {SCALE_FLOOR_NM:g} nM)",
