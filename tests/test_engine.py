@@ -146,3 +146,13 @@ def test_crossing_time_is_independent_of_output_spacing_and_freezing():
     free_drift = np.abs(free.values[late] - free.values[late][0]).max(axis=0)
     assert np.all(drift <= 1e-2 * np.abs(tr.values[late][0]) + 1e-9)
     assert free_drift.max() > 100 * drift.max()
+
+
+def test_engines_agree_through_the_apoptotic_switch():
+    """The largest-class model (intrinsic + extrinsic), HeLa-like cell dying under TRAIL."""
+    m = apopsim.load_model("intrinsic_extrinsic", context="hela")
+    kw = dict(rtol=1e-8, atol=1e-10)
+    a = apopsim.simulate(m, TIMES, {"trail": 0.8}, **kw)
+    b = apopsim.simulate(m, TIMES, {"trail": 0.8}, engine="roadrunner", **kw)
+    assert a["cleaved_PARP_fraction"].max() > 0.5  # the cell does switch
+    assert _scaled_diff(a, b).max() <= 1e-4
