@@ -854,7 +854,8 @@ def _main(args: argparse.Namespace, log) -> int:
                     "cpu_s": statistics.median(r["cpu_s"] for r in runs_a),
                     "failed": runs_a[-1]["failed"], "retried": runs_a[-1]["retried"],
                     "executor": runs_a[-1]["executor"],
-                    "workers": args.workers or os.cpu_count()},
+                    "workers": (args.workers or os.cpu_count())
+                    if runs_a[-1]["executor"] == "processes" else 1},
         "roadrunner": {"wall_s": wall_r, "runs_s": [r["wall_s"] for r in runs_r],
                        "cpu_s": statistics.median(r["cpu_s"] for r in runs_r),
                        "load_s": statistics.median(r["load_s"] for r in runs_r),
@@ -876,6 +877,10 @@ def _main(args: argparse.Namespace, log) -> int:
     return 0 if ok else 1
 
 
+def _procs(a: dict) -> str:
+    return f"{a['workers']} proc" if a["executor"] == "processes" else str(a["executor"])
+
+
 def print_report(res: dict, wl: Workload, n_runs: int, args: argparse.Namespace) -> None:
     a, r, acc = res["apopsim"], res["roadrunner"], res["accuracy"]
     n_cond = len(res["fractions"]["apopsim"])
@@ -895,7 +900,7 @@ def print_report(res: dict, wl: Workload, n_runs: int, args: argparse.Namespace)
         *(f"NOTE: {n}" for n in w["notes"]),
         "",
         f"{'':34s}{'apopsim':>16s}{'roadrunner loop':>18s}",
-        f"{'engine':34s}{'LSODA+numba, ' + str(a['workers']) + ' proc':>16s}"
+        f"{'engine':34s}{'LSODA+numba, ' + _procs(a):>16s}"
         f"{'CVODE, 1 process':>18s}",
         f"{'rtol / atol (nominal)':34s}{wl.rtol:>8.0e} /{wl.atol:>6.0e}"
         f"{r['rtol']:>10.0e} /{r['atol']:>6.0e}",

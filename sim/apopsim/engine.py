@@ -192,7 +192,12 @@ class _RoadRunnerIntegrator:
         rr = self.rr
         for k, i in zip(self.settable, self.pidx):
             rr.setValue(k, float(p[i]))
-        rr.model.setFloatingSpeciesAmounts(np.ascontiguousarray(y0[self.float_idx]))
+        # libRoadRunner scales atol by each species' amount: amounts like 1e-140 nM (depleted
+        # species after pre-equilibration) make CVODE's error weights blow up, so flush them
+        # (1e-12 nM is ~1e-9 molecules per cell)
+        amounts = y0[self.float_idx]
+        amounts = np.where(np.abs(amounts) < 1e-12, 0.0, amounts)
+        rr.model.setFloatingSpeciesAmounts(np.ascontiguousarray(amounts))
         for k, i in zip(self.rate_rule_params, self.rate_idx):
             rr.setValue(k, float(y0[i]))
         rr.model.setTime(float(times[0]))
