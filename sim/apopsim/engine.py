@@ -211,8 +211,23 @@ class _RoadRunnerIntegrator:
         return out
 
 
+_INTEGRATORS: dict[tuple[str, SolverOptions], object] = {}
+
+
+def integrator_for(cm: CompiledModel, opts: SolverOptions):
+    """A cached integrator for this model structure and these solver options.
+
+    Integrators hold no parameter values or state between calls (both are passed to
+    ``integrate``), so one serves every cell, context and dose of a model structure.
+    """
+    key = (cm.model.structure_hash(), opts)
+    if key not in _INTEGRATORS:
+        _INTEGRATORS[key] = make_integrator(cm, opts)
+    return _INTEGRATORS[key]
+
+
 def make_integrator(cm: CompiledModel, opts: SolverOptions):
-    """The integrator for ``opts.engine``."""
+    """A new integrator for ``opts.engine``."""
     if opts.engine == "scipy":
         return _ScipyIntegrator(cm, opts)
     if opts.engine == "roadrunner":
@@ -335,7 +350,7 @@ def preequilibrate(
             "state; disable pre-equilibration"
         )
     tight = replace(solver, rtol=min(solver.rtol, 1e-8), atol=min(solver.atol, 1e-10))
-    integrator = make_integrator(cm, tight)
+    integrator = integrator_for(cm, tight)
     laws = conservation_laws(cm.model)
     y = np.array(y0, dtype=float)
     t, window = 0.0, opts.first_window_h
@@ -346,7 +361,7 @@ def preequilibrate(
             y = integrator.integrate(y, p, grid)[-1]
         except SimulationError:
             try:
-                y = make_integrator(cm, replace(tight, engine="scipy", method="BDF")).integrate(
+                y = integrator_for(cm, replace(tight, engine="scipy", method="BDF")).integrate(
                     y, p, grid)[-1]
             except SimulationError as exc:
                 raise PreequilibrationError(
@@ -439,7 +454,7 @@ def simulate(
     if times.size == 0 or np.any(times < 0) or np.any(np.diff(times) < 0):
         raise ValueError("times_h must be a non-empty, non-decreasing list of hours >= 0")
     cm = compile_model(model)
-    integrator = make_integrator(cm, solver)
+    integrator = integrator_for(cm, solver)
     base = {**dict(parameters or {}), **untreated_parameters(model)}
     y = np.array(model.initial if y0 is None else y0, dtype=float)
     pre_h = 0.0

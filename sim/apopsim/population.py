@@ -29,12 +29,12 @@ from typing import Any
 
 import numpy as np
 
-from apopsim.compiler import CompiledModel, compile_model
+from apopsim.compiler import compile_model
 from apopsim.engine import (
     PreequilibrationOptions,
     SolverOptions,
     integrate_segments,
-    make_integrator,
+    integrator_for,
     preequilibrate,
 )
 from apopsim.errors import ApopsimError, SimulationError
@@ -175,32 +175,9 @@ class TreatResult:
     retried: int = 0
 
 
-_CACHE: dict[str, CompiledModel] = {}
-
-
-def _compiled(model: Model) -> CompiledModel:
-    key = model.structure_hash()
-    if key not in _CACHE:
-        _CACHE[key] = compile_model(model)
-    return replace(_CACHE[key], model=model)
-
-
-_INTEGRATORS: dict[tuple, Any] = {}
-
-
-def _integrator(cm: CompiledModel, solver: SolverOptions):
-    key = (cm.model.structure_hash(), solver)
-    if key not in _INTEGRATORS or solver.engine != "scipy":
-        # roadrunner integrators bake parameter defaults at load: rebuild per model version
-        _INTEGRATORS[key] = make_integrator(cm, solver)
-    else:
-        _INTEGRATORS[key].cm = cm
-    return _INTEGRATORS[key]
-
-
 def run_preeq_task(task: PreeqTask) -> PreeqResult:
     """Pre-equilibrate each cell of ``task``; failures are recorded per cell."""
-    cm = _compiled(task.model)
+    cm = compile_model(task.model)
     y0 = np.tile(task.model.initial, (len(task.cells), 1))
     y0[:, list(task.species_idx)] = task.species_values
     errors: dict[int, str] = {}
@@ -220,8 +197,8 @@ def run_preeq_task(task: PreeqTask) -> PreeqResult:
 
 def run_treat_task(task: TreatTask) -> TreatResult:
     """Treat each cell of ``task``; each solver failure is retried once, then recorded."""
-    cm = _compiled(task.model)
-    integ = _integrator(cm, task.solver)
+    cm = compile_model(task.model)
+    integ = integrator_for(cm, task.solver)
     retry_solver = replace(task.solver, rtol=task.solver.rtol / 100, method="BDF") \
         if task.solver.engine == "scipy" else replace(task.solver, rtol=task.solver.rtol / 100)
     n, nt = len(task.cells), len(task.times)
@@ -238,7 +215,7 @@ def run_treat_task(task: TreatTask) -> TreatResult:
         tr = None
         for attempt, solver in enumerate((task.solver, retry_solver)):
             try:
-                it = integ if attempt == 0 else make_integrator(cm, solver)
+                it = integ if attempt == 0 else integrator_for(cm, solver)
                 tr = integrate_segments(cm, it, task.y0[i], values, list(task.schedule),
                                         task.times, watch=task.death,
                                         freeze=task.stop_at_death)
