@@ -107,3 +107,12 @@ def test_json_schema_names_units():
     schema = apopsim.scenario_json_schema()
     assert "drugs" in schema["properties"]
     assert "nM" in schema["properties"]["drugs"]["description"]
+
+
+def test_log_spaced_doses(write_yaml):
+    s = load_scenario(write_yaml(GOOD.replace("hht: 50", "hht: {from_nM: 1, to_nM: 1000, n: 4}")))
+    assert s.dose_lists()["hht"] == [0.0, 1.0, 10.0, 100.0, 1000.0]
+    assert apopsim.log_doses(1, 100, 3, include_zero=False) == [1.0, 10.0, 100.0]
+    bad = write_yaml(GOOD.replace("hht: 50", "hht: {from_nM: 10, to_nM: 1, n: 4}"), "b.yaml")
+    with pytest.raises(apopsim.ScenarioError, match="below from_nM"):
+        load_scenario(bad)

@@ -33,7 +33,7 @@ from apopsim.errors import (
 from apopsim.library import catalogue, contexts, list_models, load_model
 from apopsim.model import Model
 from apopsim.runner import ScenarioResult, run_scenario
-from apopsim.scenario import Scenario, load_scenario, scenario_json_schema
+from apopsim.scenario import Scenario, load_scenario, log_doses, scenario_json_schema
 
 try:
     __version__ = version("apopsim")
@@ -58,6 +58,7 @@ __all__ = [
     "list_models",
     "load_model",
     "load_scenario",
+    "log_doses",
     "run_scenario",
     "scenario_json_schema",
     "simulate",

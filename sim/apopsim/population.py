@@ -41,7 +41,7 @@ from apopsim.errors import ApopsimError, SimulationError
 from apopsim.model import Model
 
 #: Statistics reported for readout variables across the cells of a condition.
-STATS = ("mean", "sd", "q05", "q25", "q50", "q75", "q95")
+STATS = ("mean", "sd", "q05", "q25", "q50", "q75", "q95", "mean_ci_low", "mean_ci_high")
 
 
 # ============================================================================ sampling
@@ -380,14 +380,22 @@ def wilson_interval(k: np.ndarray, n: np.ndarray, z: float = 1.96):
 
 
 def summarise_traces(traces: np.ndarray) -> np.ndarray:
-    """Statistics :data:`STATS` over cells: (n_cells, n_vars, n_times) -> (n_stats, n_vars, n_t)."""
-    with np.errstate(invalid="ignore"):
-        import warnings
+    """Statistics :data:`STATS` over cells: (n_cells, n_vars, n_times) -> (n_stats, n_vars, n_t).
 
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            x = traces.astype(float)
-            q = np.nanquantile(x, [0.05, 0.25, 0.5, 0.75, 0.95], axis=0) if len(x) else \
-                np.full((5, *traces.shape[1:]), np.nan)
-            sd = np.nanstd(x, axis=0, ddof=1) if len(x) > 1 else np.zeros(traces.shape[1:])
-            return np.concatenate([np.nanmean(x, axis=0)[None], sd[None], q])
+    NaN traces (failed cells, cells dead before treatment) are left out. ``mean_ci_low`` /
+    ``mean_ci_high`` are the 95 % normal-approximation interval of the mean over the sampled
+    cells (mean ± 1.96 sd / sqrt(n)).
+    """
+    import warnings
+
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        x = traces.astype(float)
+        shape = traces.shape[1:]
+        q = np.nanquantile(x, [0.05, 0.25, 0.5, 0.75, 0.95], axis=0) if len(x) else \
+            np.full((5, *shape), np.nan)
+        sd = np.nanstd(x, axis=0, ddof=1) if len(x) > 1 else np.zeros(shape)
+        mean = np.nanmean(x, axis=0)
+        half = 1.959964 * sd / np.sqrt(np.maximum(np.sum(~np.isnan(x), axis=0), 1))
+        return np.concatenate([mean[None], sd[None], q, (mean - half)[None],
+                               (mean + half)[None]])

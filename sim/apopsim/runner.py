@@ -56,7 +56,8 @@ class ConditionResult:
         cells at treatment start: they are counted in ``n_dead_untreated`` and excluded from
         fractions and statistics).
     stats
-        Array (len(STATS), n_variables, n_times): mean, sd and quantiles over cells.
+        Array (len(STATS), n_variables, n_times): mean, sd, 5/25/50/75/95 % quantiles over
+        cells and the 95 % interval of the mean.
     errors
         Cell index -> failure message.
     """
@@ -159,7 +160,7 @@ class ScenarioResult:
 
     def timecourse(self) -> pd.DataFrame:
         """Tidy time courses: condition, time_h, variable, value (mean over cells)
-        [, sd, q05, q25, q50, q75, q95 for populations]."""
+        [, sd, q05, q25, q50, q75, q95, mean_ci_low, mean_ci_high for populations]."""
         frames = []
         nt = len(self.times_h)
         for c in self.conditions:

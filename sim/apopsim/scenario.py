@@ -37,6 +37,38 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def log_doses(from_nM: float, to_nM: float, n: int, include_zero: bool = True) -> list[float]:
+    """``n`` log-spaced doses from ``from_nM`` to ``to_nM`` (nM), preceded by 0 nM if asked.
+
+    ``log_doses(1, 1000, 7)`` gives ``[0, 1, 3.16, 10, 31.6, 100, 316, 1000]``: an 8-point series.
+    """
+    import numpy as np
+
+    doses = [float(f"{d:.6g}") for d in np.geomspace(from_nM, to_nM, n)]
+    return ([0.0] if include_zero else []) + doses
+
+
+class LogDoses(BaseModel):
+    """Log-spaced doses in a scenario: ``{from_nM: 1, to_nM: 1000, n: 7, include_zero: true}``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    from_nM: PositiveFloat = Field(description="Lowest non-zero dose (nM).")
+    to_nM: PositiveFloat = Field(description="Highest dose (nM).")
+    n: int = Field(ge=1, le=1000, description="Number of non-zero doses.")
+    include_zero: bool = Field(True, description="Add a 0 nM dose (the monotherapy margin).")
+
+    @model_validator(mode="after")
+    def _order(self) -> LogDoses:
+        if self.to_nM < self.from_nM:
+            raise ValueError(f"to_nM ({self.to_nM}) is below from_nM ({self.from_nM})")
+        return self
+
+    def doses(self) -> list[float]:
+        """The doses in nM."""
+        return log_doses(self.from_nM, self.to_nM, self.n, self.include_zero)
+
+
 class Overrides(_Strict):
     """Parameter and initial-amount overrides applied on top of the context."""
 
@@ -194,9 +226,10 @@ class Scenario(_Strict):
     model: str = Field(description="Built-in model name or path to an Antimony/SBML file.")
     context: str | None = Field(None, description="Named cell context from contexts.yaml.")
     overrides: Overrides = Field(default_factory=Overrides)
-    drugs: dict[str, NonNegativeFloat | DoseList] = Field(
+    drugs: dict[str, NonNegativeFloat | DoseList | LogDoses] = Field(
         default_factory=dict,
-        description="Drug -> concentration in nM, a single value or a list of values.",
+        description="Drug -> concentration in nM: a single value, a list of values, or "
+        "log-spaced doses {from_nM, to_nM, n, include_zero}.",
     )
     design: Literal["grid", "paired"] = Field(
         "grid",
@@ -230,7 +263,12 @@ class Scenario(_Strict):
     @field_validator("drugs")
     @classmethod
     def _lists(cls, v: dict[str, Any]) -> dict[str, Any]:
-        return {k: (x if isinstance(x, list) else [x]) for k, x in v.items()}
+        out = {}
+        for k, x in v.items():
+            if isinstance(x, LogDoses):
+                x = x.doses()
+            out[k] = x if isinstance(x, list) else [x]
+        return out
 
     @model_validator(mode="after")
     def _paired(self) -> Scenario:
@@ -368,17 +406,8 @@ def load_scenario(
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:
-        problems = []
-        for err in exc.errors():
-            loc = tuple(err["loc"])
-            # pydantic adds the union member name (e.g. 'list[...]') to the path: drop those
-            loc = tuple(p for p in loc if not (isinstance(p, str) and ("[" in p or p in (
-                "float", "constrained-float", "str", "int", "bool"))))
-            line = _locate(lines, loc)
-            place = f"{where}:{line}" if line else where
-            value = err.get("input")
-            got = f" (got {value!r})" if not isinstance(value, dict | list) else ""
-            problems.append((f"{place} {_fmt_loc(loc)}", f"{err['msg']}{got}"))
+        problems = [(f"{f'{where}:{ln}' if (ln := _locate(lines, loc)) else where} "
+                     f"{_fmt_loc(loc)}", msg) for loc, msg in _pydantic_problems(exc)]
         raise ScenarioError(_summarise(problems), problems) from None
     scenario._base_dir = base
     scenario._source = None if base is None else Path(source).resolve()  # type: ignore[arg-type]
@@ -387,6 +416,48 @@ def load_scenario(
         if problems:
             raise ScenarioError(_summarise(problems), problems)
     return scenario
+
+
+_UNION_MEMBERS = ("float", "constrained-float", "str", "int", "bool", "LogDoses")
+
+
+def _pydantic_problems(exc: ValidationError) -> list[tuple[tuple, str]]:
+    """``(field path, message)`` per problem, with union noise folded.
+
+    A value that fits none of a union's forms yields one error per form: errors under a deeper
+    path (the form the user evidently meant) win over shallow type mismatches at its parent, and
+    the type mismatches left at one path are merged into one "expected ..." message.
+    """
+    raw = []
+    for err in exc.errors():
+        # pydantic puts union member names (e.g. 'list[...]') into the path: drop those
+        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and (
+            "[" in p or p in _UNION_MEMBERS)))
+        value = err.get("input")
+        got = f" (got {value!r})" if not isinstance(value, dict | list) else ""
+        raw.append((loc, err["type"], err["msg"], got))
+    deep = {loc for loc, *_ in raw}
+    out: dict[tuple, list[str]] = {}
+    for loc, kind, msg, got in raw:
+        mismatch = kind.endswith("_type") or kind in ("model_attributes_type", "dict_type")
+        has_deeper = any(d[:len(loc)] == loc and len(d) > len(loc) for d in deep)
+        if mismatch and has_deeper:
+            continue
+        out.setdefault(loc, []).append(f"{msg}{got}")
+    problems = []
+    for loc, msgs in out.items():
+        msgs = list(dict.fromkeys(msgs))
+        valid = [m for m in msgs if m.startswith("Input should be a valid ")]
+        if len(valid) > 1:
+            kinds = [m.removeprefix("Input should be a valid ").split(" (got")[0].split(",")[0]
+                     .replace("dictionary or instance of LogDoses",
+                              "mapping {from_nM, to_nM, n} of log-spaced doses")
+                     for m in valid]
+            got = valid[0][valid[0].find(" (got"):] if " (got" in valid[0] else ""
+            msgs = [m for m in msgs if m not in valid]
+            msgs.insert(0, f"expected a {' or a '.join(kinds)}{got}")
+        problems += [(loc, m) for m in msgs]
+    return problems
 
 
 def _summarise(problems: list[tuple[str, str]]) -> str:
