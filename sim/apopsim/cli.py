@@ -25,10 +25,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
                           workers=args.workers, scheduler=args.scheduler)
     result.write(outdir, plots=not args.no_plots)
     if not args.quiet:
-        cols = [c for c in result.to_dataframe().columns if not c.endswith(("_ci_low",
-                                                                            "_ci_high"))]
-        print(result.to_dataframe()[cols].to_string(index=False))
-        print(f"\nwrote {outdir.resolve()} ({result.wall_time_s:.2f} s)")
+        print(_summary_table(result))
+        print(f"\nwrote {outdir.resolve()} ({result.wall_time_s:.2f} s); all columns are in "
+              "summary.csv")
     failures = result.failures
     if failures:
         conds = sorted({c for c, _, _ in failures})
@@ -39,6 +38,20 @@ def _cmd_run(args: argparse.Namespace) -> int:
         print("  (all failures are listed in run.json and deaths.csv)", file=sys.stderr)
         return 1
     return 0
+
+
+def _summary_table(result) -> str:
+    """A compact, readable view of summary.csv for the terminal."""
+    df = result.to_dataframe()
+    times = result.scenario.time.readout_times()
+    cols = {f"apoptotic_fraction_{t:g}h": f"dead by {t:g} h" for t in times}
+    view = df[["condition", *cols, "time_to_death_h"]].rename(
+        columns={**cols, "time_to_death_h": "median death (h)"})
+    if result.n_cells > 1:
+        view["live cells"] = [c.n_ok for c in result.conditions]
+    if df["n_failed"].any():
+        view["failed"] = df["n_failed"]
+    return view.to_string(index=False, float_format=lambda x: f"{x:.3g}")
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
