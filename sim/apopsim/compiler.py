@@ -28,7 +28,7 @@ from sympy.printing.pycode import PythonCodePrinter
 
 from apopsim.model import TIME, Model
 
-CODEGEN_VERSION = "3"
+CODEGEN_VERSION = "4"
 
 
 @dataclass(frozen=True)
@@ -115,7 +115,7 @@ def _compile_structure(key: str, model: Model, jit: bool):
     mod = importlib.util.module_from_spec(spec)
     sys.modules[name] = mod
     spec.loader.exec_module(mod)
-    fns = ("rhs", "jac", "rules", "marker", "freeze", "rhs_stop", "jac_stop")
+    fns = ("rhs", "jac", "marker", "freeze", "rhs_stop", "jac_stop")
     if jit:
         import numba
 
@@ -230,24 +230,19 @@ def generate_source(model: Model, param_names: tuple[str, ...]) -> tuple[str, in
         lines.append(f"    out[{k!r}] = one * ({npp.doprint(e)})")
     lines.append("    return out")
 
-    # rule values as one array (scalar code, jit-compatible), and the "stopped" variants of the
-    # right-hand side: once the marker (state idx < n, else rule idx - n) exceeds the threshold
-    # the cell is frozen (dy/dt = 0), so a solver steps over the rest of the run at no cost
+    # the "stopped" variants of the right-hand side: once the marker (state idx < n, else rule
+    # idx - n) is past the threshold the cell is frozen (dy/dt = 0), so a solver steps over the
+    # rest of the run at no cost
     names = list(model.assignment_rules)
-    lines += ["", "", "def rules(t, y, p):"]
-    lines += unpack("y", y) + unpack("p", p)
-    reps, exprs = sp.cse([full[sp.Symbol(k)] for k in names], symbols=sp.numbered_symbols("c"),
-                         optimizations="basic")
-    lines += _block([(str(s), e) for s, e in reps], printer)
-    lines.append(f"    out = numpy.empty({len(names)})")
-    lines += [f"    out[{i}] = {printer.doprint(e)}" for i, e in enumerate(exprs)]
-    lines.append("    return out")
+    # marker: only the watched variable (a rule is evaluated on its own, not with all others)
+    direct = {s_: sp.Symbol(f"y[{i}]") for i, s_ in enumerate(y)}
+    direct.update({s_: sp.Symbol(f"p[{i}]") for i, s_ in enumerate(p)})
+    lines += ["", "", "def marker(t, y, p, idx):", f"    if idx < {n}:", "        return y[idx]"]
+    for k, name in enumerate(names):
+        expr = full[sp.Symbol(name)].xreplace(direct)
+        lines += [f"    if idx == {n + k}:", f"        return {printer.doprint(expr)}"]
+    lines += ["    return math.nan"]
     lines += [
-        "", "",
-        "def marker(t, y, p, idx):",
-        f"    if idx < {n}:",
-        "        return y[idx]",
-        f"    return rules(t, y, p)[idx - {n}]",
         "", "",
         "def freeze(t, y, p, idx, threshold):",
         "    # 1 up to 1.1 x threshold, 0 from 1.2 x threshold, smoothstep (C1) between: a smooth",
@@ -263,10 +258,18 @@ def generate_source(model: Model, param_names: tuple[str, ...]) -> tuple[str, in
         "    return 1.0 - x * x * (3.0 - 2.0 * x)",
         "", "",
         "def rhs_stop(t, y, p, idx, threshold):",
-        "    return rhs(t, y, p) * freeze(t, y, p, idx, threshold)",
+        "    d = rhs(t, y, p)",
+        "    f = freeze(t, y, p, idx, threshold)",
+        "    if f < 1.0:",
+        "        d *= f",
+        "    return d",
         "", "",
         "def jac_stop(t, y, p, idx, threshold):",
-        "    return jac(t, y, p) * freeze(t, y, p, idx, threshold)",
+        "    J = jac(t, y, p)",
+        "    f = freeze(t, y, p, idx, threshold)",
+        "    if f < 1.0:",
+        "        J *= f",
+        "    return J",
     ]
     lines += ["", "", f"JAC_NNZ = {len(entries)}", ""]
 
