@@ -216,3 +216,25 @@ def test_two_drug_grid_writes_synergy_at_every_readout_time(tmp_path):
          for c in res.conditions}
     fa, fb, fab = f[(100, 0)], f[(0, 20)], f[(100, 20)]
     assert w.bliss == pytest.approx(100 * (fab - (fa + fb - fa * fb)), abs=1e-9)
+
+
+def test_schedule_in_a_population_run():
+    """HHT washed out at 6 h: MCL-1 recovers (half-life < 1 h), unlike continuous HHT."""
+    base = dict(drugs={"hht": [0, 50]}, time={"duration_h": 24, "output_every_h": 0.5},
+                population={"n_cells": 8})
+    cont = apopsim.run_scenario(_scenario(**base), executor="serial", progress=False)
+    wash = apopsim.run_scenario(
+        _scenario(**base, schedule=[{"at_h": 6, "drug": "hht", "action": "washout"}]),
+        executor="serial", progress=False)
+    late = apopsim.run_scenario(
+        _scenario(**base, schedule=[{"at_h": 12, "drug": "hht", "action": "add"}]),
+        executor="serial", progress=False)
+    t = cont.times_h
+    mcl1 = {k: r.trace(1, "MCL1_total") for k, r in
+            {"cont": cont, "wash": wash, "late": late}.items()}
+    control = cont.trace(0, "MCL1_total")
+    i6, i5, i24 = (int(np.searchsorted(t, x)) for x in (6.0, 5.0, 24.0))
+    np.testing.assert_allclose(mcl1["wash"][:i6], mcl1["cont"][:i6], rtol=1e-6)
+    assert mcl1["wash"][i24] > 0.9 * control[i24] > 2 * mcl1["cont"][i24]
+    np.testing.assert_allclose(mcl1["late"][:i5], control[:i5], rtol=1e-6)  # not yet added
+    assert mcl1["late"][i24] < 0.5 * control[i24]
