@@ -120,3 +120,26 @@ def test_installed_command_from_any_directory(tmp_path):
     assert (work / "out" / "summary.csv").is_file()
     proc = subprocess.run([exe, "models"], cwd=work, capture_output=True, text=True, timeout=300)
     assert "bcl2_core" in proc.stdout
+
+
+def test_synergy_subcommand_through_main(tmp_path):
+    """`apopsim synergy` is wired into the main command (SynergyFinder long format)."""
+    rows = ["block_id,drug1,drug2,conc1,conc2,response,conc_unit"]
+    doses = [0, 1, 3, 10]
+    for a in doses:
+        for b in doses:
+            fa, fb = a / (a + 3), b / (b + 5)
+            viability = 100 * (1 - fa) * (1 - fb)  # Bliss-independent plate
+            rows.append(f"1,A,B,{a},{b},{viability:.6f},nM")
+    data = tmp_path / "plate.csv"
+    data.write_text("\n".join(rows) + "\n")
+    out = tmp_path / "syn"
+    assert main(["synergy", str(data), "-o", str(out), "--data-type", "viability", "--scale",
+                 "percent", "--methods", "bliss,hsa", "--no-plots"]) == 0
+    summary = pd.read_csv(out / "summary.csv")
+    assert abs(summary["bliss"].iloc[0]) < 1e-4  # independent drugs: no Bliss synergy
+    bad = tmp_path / "bad.csv"
+    bad.write_text("block_id,drug1,conc1\n1,A,0\n")
+    assert main(["synergy", str(bad), "-o", str(tmp_path / "x"), "--data-type", "viability",
+                 "--scale", "percent"]) == 2
+    assert not (tmp_path / "x").exists()
