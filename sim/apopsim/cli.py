@@ -173,12 +173,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--context", help="apply a named cell context")
     e.set_defaults(func=_cmd_export)
 
-    try:
-        from apopsim.synergy import cli as synergy_cli
-    except ImportError:  # pragma: no cover - synergy subpackage not present
-        synergy_cli = None
-    if synergy_cli is not None and hasattr(synergy_cli, "add_parser"):
-        synergy_cli.add_parser(sub)
+    from apopsim.synergy import cli as synergy_cli
+
+    synergy_cli.add_parser(sub)
     return p
 
 

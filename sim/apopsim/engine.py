@@ -521,7 +521,7 @@ def integrate_segments(
                 obs[k][sel] = v
             done = int(sel[-1]) + 1
         if watch is not None and len(sel) and not np.isfinite(crossing):
-            marker = _marker(cm, rows, obs, idx, sel, p)
+            marker = _watched(cm, idx, rows[sel], p, {k: v[sel] for k, v in obs.items()})
             above = np.nonzero(marker > watch[1])[0]
             if above.size:
                 k = int(sel[above[0]])
@@ -542,13 +542,14 @@ def integrate_segments(
                       dict(meta or {}, final_state=y, crossing_h=crossing))
 
 
-def _marker(cm: CompiledModel, rows: np.ndarray, obs: dict, idx: int, sel: np.ndarray,
-            p: np.ndarray) -> np.ndarray:
-    """Values of the watched variable (concentration for species) at output rows ``sel``."""
+def _watched(cm: CompiledModel, idx: int, amounts: np.ndarray, p: np.ndarray,
+             rules: dict[str, np.ndarray]) -> np.ndarray:
+    """Values of the watched variable ``idx`` (:meth:`CompiledModel.marker_index`):
+    concentration for a species, else the rule's values from ``rules`` (as ``observe`` gives)."""
     n_state = len(cm.model.state)
     if idx < n_state:
-        return _conc(cm, rows[sel], p)[:, idx]
-    return obs[list(cm.model.assignment_rules)[idx - n_state]][sel]
+        return _conc(cm, amounts, p)[:, idx]
+    return rules[list(cm.model.assignment_rules)[idx - n_state]]
 
 
 def _refine_crossing(cm, integrator, times, k, rows, seg_start, seg_y0, p, idx, threshold,
@@ -561,11 +562,8 @@ def _refine_crossing(cm, integrator, times, k, rows, seg_start, seg_y0, p, idx, 
         t0, y0 = seg_start, seg_y0
     fine = np.linspace(t0, float(times[k]), n_points)
     ys = integrator.integrate(y0, p, fine)
-    n_state = len(cm.model.state)
-    if idx < n_state:
-        v = _conc(cm, ys, p)[:, idx]
-    else:
-        v = cm.observe(fine, ys, p)[list(cm.model.assignment_rules)[idx - n_state]]
+    rules = cm.observe(fine, ys, p) if idx >= len(cm.model.state) else {}
+    v = _watched(cm, idx, ys, p, rules)
     above = np.nonzero(v > threshold)[0]
     if not above.size:  # the solver's path differs slightly: fall back to the output grid
         return float(times[k])

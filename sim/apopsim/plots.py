@@ -26,8 +26,8 @@ def _pick(n: int, k: int = MAX_LINES) -> list[int]:
     return list(np.unique(np.linspace(0, n - 1, k).round().astype(int)))
 
 
-def plot_scenario(result: ScenarioResult, outdir: Path, *, dose_response: pd.DataFrame | None
-                  = None, synergy=None) -> list[Path]:
+def plot_scenario(result: ScenarioResult, outdir: Path, *,
+                  dose_response: pd.DataFrame | None = None) -> list[Path]:
     """Time courses (mean, and 25-75 % band for populations), apoptotic fractions, death-time
     distributions and dose-response curves. Returns the files written."""
     outdir = Path(outdir)

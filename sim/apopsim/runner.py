@@ -21,7 +21,12 @@ import pandas as pd
 
 from apopsim._io import atomic_output_dir
 from apopsim.compiler import compile_model
-from apopsim.engine import PreequilibrationOptions, SolverOptions, resolve_doses
+from apopsim.engine import (
+    PreequilibrationOptions,
+    SolverOptions,
+    resolve_doses,
+    untreated_parameters,
+)
 from apopsim.library import load_model
 from apopsim.model import Model
 from apopsim.population import (
@@ -38,6 +43,7 @@ from apopsim.population import (
     wilson_interval,
 )
 from apopsim.scenario import Population, Scenario
+from apopsim.synergy_scenario import scenario_synergy
 
 
 @dataclass
@@ -195,23 +201,14 @@ class ScenarioResult:
             dr = self.dose_response()
             if len(dr):
                 dr.to_csv(tmp / "dose_response.csv", index=False)
-            syn = _grid_synergy(self, tmp / "synergy", plots)
+            scenario_synergy(self, tmp / "synergy", plots=plots)
             if plots:
                 (tmp / "plots").mkdir()
                 from apopsim.plots import plot_scenario
 
-                plot_scenario(self, tmp / "plots", dose_response=dr, synergy=syn)
+                plot_scenario(self, tmp / "plots", dose_response=dr)
             (tmp / "run.json").write_text(json.dumps(self.provenance, indent=2, default=str))
         return outdir
-
-
-def _grid_synergy(result: ScenarioResult, outdir: Path, plots: bool):
-    """Synergy tables for a two-drug grid at every readout time (None if not a grid)."""
-    try:
-        from apopsim.synergy_scenario import scenario_synergy
-    except ImportError:  # pragma: no cover - synergy integration absent
-        return None
-    return scenario_synergy(result, outdir, plots=plots)
 
 
 def condition_name(doses: dict[str, float]) -> str:
@@ -268,7 +265,7 @@ def run_scenario(
     pre = scenario.preequilibration
     preeq = PreequilibrationOptions(enabled=pre.enabled, tol_per_h=pre.tol_per_h,
                                     max_h=pre.max_h)
-    untreated = {k: 0.0 for k in model.drug_inputs}
+    untreated = untreated_parameters(model)
     times = np.asarray(scenario.time.output_times())
     death = scenario.readouts.death
     variables = tuple(dict.fromkeys([*scenario.readouts.species, death.variable]))
@@ -356,23 +353,14 @@ def run_scenario(
     return result
 
 
-class _NoBar:
-    def update(self, n: int) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
 def _progress_bar(total: int, show: bool | None, desc: str):
-    if show is None:
-        show = sys.stderr.isatty()
-    if not show:
-        return _NoBar()
+    """A tqdm bar on stderr, shown only when asked or (by default) when stderr is a terminal."""
     from tqdm.auto import tqdm
 
+    if show is None:
+        show = sys.stderr.isatty()
     return tqdm(total=total, desc=desc, unit="cell-run", file=sys.stderr, mininterval=0.5,
-                delay=2.0)
+                delay=2.0, disable=not show)
 
 
 def provenance(result: ScenarioResult, executor: str) -> dict[str, Any]:
