@@ -116,3 +116,18 @@ def test_log_spaced_doses(write_yaml):
     bad = write_yaml(GOOD.replace("hht: 50", "hht: {from_nM: 10, to_nM: 1, n: 4}"), "b.yaml")
     with pytest.raises(apopsim.ScenarioError, match="below from_nM"):
         load_scenario(bad)
+
+
+def test_negative_dose_gets_one_message_not_union_noise(write_yaml):
+    path = write_yaml(GOOD.replace("hht: 50", "hht: -5"))
+    with pytest.raises(apopsim.ScenarioError) as info:
+        load_scenario(path, check_model=False)
+    assert len(info.value.problems) == 1
+    assert "greater than or equal to 0" in info.value.problems[0][1]
+
+
+def test_control_characters_in_keys_are_escaped(write_yaml):
+    path = write_yaml(GOOD + '"col\\x1bour": red\n')
+    with pytest.raises(apopsim.ScenarioError) as info:
+        load_scenario(path, check_model=False)
+    assert "\x1b" not in str(info.value) and "'col\\x1bour'" in str(info.value)

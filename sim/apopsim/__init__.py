@@ -15,33 +15,38 @@ Library API (the ``apopsim`` command is a thin layer over it)::
     result.write("results/apg2575_hht")
 """
 
-from importlib.metadata import PackageNotFoundError, version
+import importlib
 
-from apopsim.engine import (
-    PreequilibrationOptions,
-    SolverOptions,
-    Trajectory,
-    simulate,
-)
-from apopsim.errors import (
-    ApopsimError,
-    ModelError,
-    PreequilibrationError,
-    ScenarioError,
-    SimulationError,
-)
-from apopsim.library import catalogue, contexts, list_models, load_model
-from apopsim.model import Model
-from apopsim.runner import ScenarioResult, run_scenario
-from apopsim.scenario import Scenario, load_scenario, log_doses, scenario_json_schema
+# Public names -> module defining them, imported on first use (PEP 562): ``import apopsim`` and
+# the ``apopsim`` command start fast, without sympy, numba, scipy or pandas.
+_EXPORTS: dict[str, str] = {
+    **dict.fromkeys(
+        ("PreequilibrationOptions", "SolverOptions", "Trajectory", "simulate"), "engine"),
+    **dict.fromkeys(
+        ("ApopsimError", "ApopsimWarning", "ModelError", "PreequilibrationError",
+         "ScenarioError", "SimulationError"), "errors"),
+    **dict.fromkeys(("catalogue", "contexts", "list_models", "load_model"), "library"),
+    "Model": "model",
+    **dict.fromkeys(("ScenarioResult", "run_scenario"), "runner"),
+    "Fate": "population",
+    **dict.fromkeys(("Scenario", "load_scenario", "log_doses", "scenario_json_schema"),
+                    "scenario"),
+}
 
-try:
-    __version__ = version("apopsim")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = "0.1.0+src"
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("apopsim")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return "0.1.0+src"
+
 
 __all__ = [
     "ApopsimError",
+    "ApopsimWarning",
+    "Fate",
     "Model",
     "Scenario",
     "ScenarioResult",
@@ -63,3 +68,18 @@ __all__ = [
     "scenario_json_schema",
     "simulate",
 ]
+
+
+def __getattr__(name: str):
+    if name == "__version__":
+        value = _version()
+    elif name in _EXPORTS:
+        value = getattr(importlib.import_module(f"apopsim.{_EXPORTS[name]}"), name)
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

@@ -1,33 +1,69 @@
 """The ``apopsim`` command: a thin layer over the library API.
 
-Exit status: 0 success; 1 the run finished but some conditions failed (reported); 2 invalid input
-(scenario, model or arguments), nothing was written.
+Exit status:
+
+* 0 -- success (also when the reader of the output closed the pipe early, e.g. ``| head``);
+* 1 -- the run finished but some cell simulations failed (reported), an I/O error, or an
+  internal error (one line; set ``APOPSIM_DEBUG=1`` to see the traceback);
+* 2 -- invalid input (scenario, model, data or arguments) or a refused output path (see
+  :mod:`apopsim._io` for the overwrite policy); nothing was written;
+* 130 -- interrupted (Ctrl-C); nothing was written.
+
+Only light modules are imported at start-up (``apopsim --help`` must be fast): everything heavy
+(the engine, sympy, pandas, numba, plotting, the synergy analysis) is imported by the command that
+needs it.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import os
 import sys
+import time
+import warnings
 from pathlib import Path
 
 from apopsim.errors import ApopsimError, ScenarioError
 
+EPILOG = """\
+exit status: 0 ok; 1 simulation failure, I/O or internal error; 2 invalid input or refused output
+folder (nothing written); 130 interrupted.
+An existing output folder is replaced only if apopsim wrote it, or with --overwrite; the current
+folder, home, / and folders holding the inputs are never replaced."""
+
+
+def _input_paths(scenario) -> list[Path]:
+    """The scenario file and its model file (outputs must never replace them)."""
+    from apopsim.library import resolve_model_path
+
+    paths = [Path(scenario.source)] if getattr(scenario, "source", None) else []
+    with contextlib.suppress(ApopsimError):  # an unknown model is reported by the run itself
+        paths.append(resolve_model_path(scenario.model, getattr(scenario, "base_dir", None)))
+    return paths
+
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from apopsim.runner import run_scenario
+    from apopsim._io import reserve_output_dir
     from apopsim.scenario import load_scenario
 
     scenario = load_scenario(args.scenario)
     outdir = Path(args.outdir) if args.outdir else Path("results") / scenario.name
-    progress = False if args.quiet else None
-    result = run_scenario(scenario, progress=progress, executor=args.executor,
-                          workers=args.workers, scheduler=args.scheduler)
-    result.write(outdir, plots=not args.no_plots)
+    protect = [Path(args.scenario), *_input_paths(scenario)]
+    # check (and lock) the output folder before any simulation
+    with reserve_output_dir(outdir, overwrite=args.overwrite, protect=protect) as target:
+        from apopsim import runner
+
+        progress = False if args.quiet else None
+        result = runner.run_scenario(scenario, progress=progress, executor=args.executor,
+                                     workers=args.workers, scheduler=args.scheduler)
+        result.write(target, plots=not args.no_plots, progress=progress)
     if not args.quiet:
         print(_summary_table(result))
-        print(f"\nwrote {outdir.resolve()} ({result.wall_time_s:.2f} s); all columns are in "
-              "summary.csv")
+        total = time.perf_counter() - getattr(args, "t0", time.perf_counter())
+        print(f"\nwrote {target} (simulation {result.wall_time_s:.2f} s, total "
+              f"{total:.2f} s); all columns are in summary.csv")
     failures = result.failures
     if failures:
         conds = sorted({c for c, _, _ in failures})
@@ -41,17 +77,31 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _summary_table(result) -> str:
-    """A compact, readable view of summary.csv for the terminal."""
+    """A compact, readable view of summary.csv for the terminal.
+
+    For populations it states the denominators: ``died / live`` is the number of cells that died
+    during the run over the cells live at treatment start (simulated minus dead untreated minus
+    failed), the denominator of every "dead by" fraction; the median time to death is over the
+    cells that died only.
+    """
     df = result.to_dataframe()
     times = result.scenario.time.readout_times()
     cols = {f"apoptotic_fraction_{t:g}h": f"dead by {t:g} h" for t in times}
-    view = df[["condition", *cols, "time_to_death_h"]].rename(
-        columns={**cols, "time_to_death_h": "median death (h)"})
-    if result.n_cells > 1:
-        view["live cells"] = [c.n_ok for c in result.conditions]
+    view = df[["condition", *cols, "median_time_to_death_h"]].rename(
+        columns={**cols, "median_time_to_death_h": "median death (h)"})
+    pop = result.n_cells > 1
+    if pop:
+        view["died / live"] = [f"{d} / {n}" for d, n in zip(df["n_died"], df["n_live_at_start"])]
+        if df["n_dead_untreated"].any():
+            view["dead untreated"] = df["n_dead_untreated"]
     if df["n_failed"].any():
         view["failed"] = df["n_failed"]
-    return view.to_string(index=False, float_format=lambda x: f"{x:.3g}")
+    text = view.to_string(index=False, float_format=lambda x: f"{x:.3g}")
+    if pop:
+        text += (f"\n{result.n_cells} cells simulated per condition; live = alive at treatment "
+                 "start (simulated - dead untreated - failed),\nthe denominator of every "
+                 "fraction; median death (h) is over the cells that died.")
+    return text
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
@@ -70,15 +120,15 @@ def _cmd_schema(args: argparse.Namespace) -> int:
 
 
 def _cmd_models(args: argparse.Namespace) -> int:
-    from apopsim.library import list_models, load_model
+    from apopsim.library import list_models, model_summary
 
     for name in list_models():
         try:
-            m = load_model(name)
+            m = model_summary(name)  # SBML only: no sympy, no compilation
         except ApopsimError as exc:
             print(f"{name}: ERROR {exc}")
             continue
-        print(f"{name}: {len(m.species)} species, {len(m.reactions)} reactions; "
+        print(f"{name}: {len(m.species)} species, {m.n_reactions} reactions; "
               f"drug inputs (nM): {', '.join(m.drug_inputs) or 'none'}")
         print(f"    species: {', '.join(m.species)}")
     return 0
@@ -111,9 +161,10 @@ def _cmd_show(args: argparse.Namespace) -> int:
 def _cmd_export(args: argparse.Namespace) -> int:
     import libsbml
 
-    from apopsim._io import atomic_write_text
+    from apopsim._io import atomic_write_text, check_output_file
     from apopsim.library import load_model
 
+    check_output_file(args.sbml)
     m = load_model(args.model, args.context)
     text = m.to_sbml()
     doc = libsbml.readSBMLFromString(text)
@@ -137,6 +188,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="apopsim",
         description="Mechanistic simulator of apoptosis for drug-combination research "
         "(concentrations in nM, time in hours).",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("--version", action="version", version=f"apopsim {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -144,6 +197,8 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("run", help="run a scenario and write tables, plots and run.json")
     r.add_argument("scenario", help="scenario YAML file")
     r.add_argument("-o", "--outdir", help="output directory (default results/<scenario name>)")
+    r.add_argument("--overwrite", action="store_true",
+                   help="replace OUTDIR even if it is a non-empty folder apopsim did not write")
     r.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
     r.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     r.add_argument("--executor", choices=["serial", "processes", "dask"],
@@ -179,21 +234,63 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Entry point of the ``apopsim`` command; returns the exit status."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Print a warning as ``apopsim: warning: <text>`` (no source line)."""
+    text = " ".join(str(message).split())
+    print(f"apopsim: warning: {text}", file=sys.stderr if file is None else file)
+
+
+def _quiet_broken_pipe() -> int:
+    """The reader closed stdout (``| head``): stop quietly, without a flush error at exit."""
     try:
-        return args.func(args)
-    except ScenarioError as exc:
-        print(f"apopsim: {exc}", file=sys.stderr)
-        return 2
-    except ApopsimError as exc:
-        print(f"apopsim: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("apopsim: interrupted; no output was written", file=sys.stderr)
-        return 130
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``apopsim`` command; returns the exit status (see module docstring)."""
+    t0 = time.perf_counter()
+    with warnings.catch_warnings():
+        original = warnings.showwarning
+
+        def show(message, category, filename, lineno, file=None, line=None):
+            if issubclass(category, UserWarning):
+                _show_warning(message, category, filename, lineno, file, line)
+            else:
+                original(message, category, filename, lineno, file, line)
+
+        warnings.showwarning = show
+        try:
+            parser = build_parser()
+            args = parser.parse_args(argv)
+            args.t0 = t0
+            return args.func(args)
+        except ScenarioError as exc:
+            print(f"apopsim: {exc}", file=sys.stderr)
+            return 2
+        except ApopsimError as exc:
+            print(f"apopsim: error: {exc}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            print("apopsim: interrupted; no output was written", file=sys.stderr)
+            return 130
+        except BrokenPipeError:
+            return _quiet_broken_pipe()
+        except OSError as exc:
+            print(f"apopsim: error: {exc}", file=sys.stderr)
+            return 1
+        except Exception as exc:
+            if os.environ.get("APOPSIM_DEBUG", "") not in ("", "0"):
+                import traceback
+
+                traceback.print_exc()
+            msg = " ".join(str(exc).split())
+            print(f"apopsim: internal error: {type(exc).__name__}: {msg}", file=sys.stderr)
+            print("  (set APOPSIM_DEBUG=1 to see the traceback)", file=sys.stderr)
+            return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

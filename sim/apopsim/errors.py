@@ -28,3 +28,7 @@ class SimulationError(ApopsimError):
 
 class PreequilibrationError(SimulationError):
     """The untreated cell did not reach steady state within the allowed time."""
+
+
+class ApopsimWarning(UserWarning):
+    """Something will work but deserves attention, e.g. a run estimated to need hours or GiBs."""

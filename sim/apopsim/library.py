@@ -7,18 +7,24 @@ the models directory.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import hashlib
+import json
 import os
 import re
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from apopsim._io import atomic_write_text, cache_dir, file_sha256
 from apopsim.errors import ModelError
-from apopsim.model import Model, file_sha256, load_sbml_text
+
+if TYPE_CHECKING:  # apopsim.model imports sympy: only when a model is really built
+    from apopsim.model import Model
 
 MODEL_SUFFIXES = (".ant", ".antimony", ".txt", ".xml", ".sbml")
 _ANTIMONY_LOCK = threading.Lock()  # antimony keeps global state
@@ -73,10 +79,20 @@ def resolve_model_path(name_or_path: str | os.PathLike[str], base: Path | None =
 _IMPORT_RE = re.compile(r'^\s*import\s+"([^"]+)"', re.MULTILINE)
 
 
-def _antimony_to_sbml(path: Path) -> tuple[str, dict[str, str]]:
-    """Translate an Antimony file (with its imports) to flattened SBML; also hash every file."""
-    import antimony
+def _sbml_cache_file(path: Path, hashes: dict[str, str]) -> Path:
+    """Cache file for the SBML translation of ``path`` given the hashes of all files read."""
+    from importlib.metadata import PackageNotFoundError, version
 
+    try:
+        tool = version("antimony")
+    except PackageNotFoundError:  # pragma: no cover
+        tool = "?"
+    key = hashlib.sha256(repr((tool, str(path), sorted(hashes.items()))).encode()).hexdigest()
+    return cache_dir() / "sbml" / f"{key[:32]}.xml"
+
+
+def _source_hashes(path: Path) -> dict[str, str]:
+    """SHA-256 of a model file and of every file it imports (Antimony ``import "..."``)."""
     hashes: dict[str, str] = {}
     todo = [path]
     while todo:
@@ -84,7 +100,25 @@ def _antimony_to_sbml(path: Path) -> tuple[str, dict[str, str]]:
         if str(p) in hashes or not p.is_file():
             continue
         hashes[str(p)] = file_sha256(p)
-        todo += [(p.parent / m).resolve() for m in _IMPORT_RE.findall(p.read_text())]
+        if p.suffix not in (".xml", ".sbml"):
+            todo += [(p.parent / m).resolve() for m in _IMPORT_RE.findall(p.read_text())]
+    return hashes
+
+
+def _antimony_to_sbml(path: Path) -> tuple[str, dict[str, str]]:
+    """Translate an Antimony file (with its imports) to flattened SBML; also hash every file.
+
+    Translations are cached on disk (:func:`apopsim._io.cache_dir`) under the hashes of every
+    file read, so a changed model or import is translated again.
+    """
+    hashes = _source_hashes(path)
+    cached = _sbml_cache_file(path, hashes)
+    try:
+        return cached.read_text(encoding="utf-8"), hashes
+    except (OSError, UnicodeDecodeError):
+        pass
+    import antimony
+
     with _ANTIMONY_LOCK:
         antimony.clearPreviousLoads()
         antimony.clearDirectories()
@@ -95,11 +129,16 @@ def _antimony_to_sbml(path: Path) -> tuple[str, dict[str, str]]:
         sbml = antimony.getSBMLString(main)
     if not sbml:
         raise ModelError(f"{path}: Antimony produced no SBML for module {main!r}")
+    with contextlib.suppress(OSError):  # the cache is an optimisation only
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(cached, sbml)
     return sbml, hashes
 
 
 @functools.lru_cache(maxsize=64)
 def _load_file(path: str, mtime: float) -> Model:
+    from apopsim.model import load_sbml_text
+
     p = Path(path)
     if p.suffix in (".xml", ".sbml"):
         return load_sbml_text(p.read_text(), source=p, source_hashes={str(p): file_sha256(p)})
@@ -141,6 +180,64 @@ def load_model(
     if context is not None:
         model = apply_context(model, context)
     return model
+
+
+@dataclass(frozen=True)
+class ModelSummary:
+    """What ``apopsim models`` lists, read without building the model (no sympy)."""
+
+    name: str
+    species: tuple[str, ...]
+    n_reactions: int
+    drug_inputs: tuple[str, ...]
+
+
+def model_summary(name_or_path: str | os.PathLike[str]) -> ModelSummary:
+    """Species (floating state species, as :attr:`Model.species`), reaction count and drug
+    inputs of a model, from its SBML only (fast; the kinetic laws are not parsed or checked).
+
+    The structure is cached on disk beside the SBML translation (keyed by the hashes of the
+    model's files); drug inputs are matched against the current catalogue each time.
+    """
+    path = resolve_model_path(name_or_path)
+    cached = _sbml_cache_file(path, _source_hashes(path)).with_suffix(".summary-v1.json")
+    try:
+        data = json.loads(cached.read_text(encoding="utf-8"))
+        name, species, n_reactions = data["name"], tuple(data["species"]), data["n_reactions"]
+        params = set(data["parameters"])
+    except (OSError, ValueError, KeyError, TypeError):
+        name, species, n_reactions, params = _sbml_structure(path)
+        with contextlib.suppress(OSError):
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_text(cached, json.dumps(
+                {"name": name, "species": species, "n_reactions": n_reactions,
+                 "parameters": sorted(params)}))
+    drugs = tuple(d.symbol for d in catalogue().drugs if d.symbol in params)
+    return ModelSummary(name, tuple(species), n_reactions, drugs)
+
+
+def _sbml_structure(path: Path) -> tuple[str, tuple[str, ...], int, set[str]]:
+    """(model id, floating state species, number of reactions, parameter ids) from SBML."""
+    import libsbml
+
+    if path.suffix in (".xml", ".sbml"):
+        sbml = path.read_text()
+    else:
+        sbml, _ = _antimony_to_sbml(path)
+    m = libsbml.readSBMLFromString(sbml).getModel()
+    if m is None:
+        raise ModelError(f"{path}: SBML has no model")
+    rules = [m.getRule(i) for i in range(m.getNumRules())]
+    assigned = {r.getVariable() for r in rules if r.isAssignment()}
+    rated = {r.getVariable() for r in rules if r.isRate()}
+    species = []
+    for i in range(m.getNumSpecies()):
+        s = m.getSpecies(i)
+        if s.getId() not in assigned and (not s.getBoundaryCondition() or s.getId() in rated):
+            species.append(s.getId())
+    params = {m.getParameter(i).getId() for i in range(m.getNumParameters())}
+    params -= assigned | rated
+    return m.getId() or "model", tuple(species), m.getNumReactions(), params
 
 
 # ====================================================================== drug catalogue

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ from typing import Any
 import numpy as np
 import sympy as sp
 
+from apopsim._io import file_sha256  # noqa: F401  (re-exported; used to live here)
 from apopsim.errors import ModelError
 
 #: Symbol used for model time (hours) in kinetic laws.
@@ -492,8 +492,3 @@ def ast_to_sympy(node: Any, *, where: str) -> sp.Expr:
     if fname in _FUNCS and kids:
         return _FUNCS[fname](*kids)
     raise ModelError(f"{where}: unsupported math {L.formulaToL3String(node)!r}")
-
-
-def file_sha256(path: str | os.PathLike[str]) -> str:
-    """SHA-256 hex digest of a file's bytes."""
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()

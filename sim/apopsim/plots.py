@@ -1,4 +1,12 @@
-"""Figures of scenario results, as publication-ready PNGs (300 dpi, colour-blind-safe)."""
+"""Figures of scenario results, as publication-ready PNGs (colour-blind-safe, 300 dpi, at most
+2400 px wide).
+
+What a figure shows is chosen from the design: a combination is always drawn beside its single
+agents at the same doses and the untreated control (one small-multiple panel per combination),
+colours mean the same in every figure (control black, each drug alone its own colour,
+combinations vermillion), legends sit outside the data, doses are plain numbers in nM, and
+titles state the denominator of the fractions (live cells at treatment start).
+"""
 
 from __future__ import annotations
 
@@ -8,15 +16,23 @@ from typing import TYPE_CHECKING
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-from apopsim.plotting import OKABE_ITO, save, style
+from apopsim.plotting import OKABE_ITO, fmt_number, save, style
 
 if TYPE_CHECKING:
-    from apopsim.runner import ScenarioResult
+    from apopsim.runner import ConditionResult, ScenarioResult
 
 MAX_LINES = 8
-#: Line styles cycled with the colours, so overlapping conditions stay distinguishable.
-LINESTYLES = ["-", "--", "-.", ":"]
+#: At most this many small-multiple panels (one per combination) per figure.
+MAX_PANELS = 9
+#: Colours by role, the same in every figure: control, each drug alone (in the scenario's drug
+#: order), combinations.
+CONTROL_COLOR = OKABE_ITO[0]
+DRUG_COLORS = [OKABE_ITO[i] for i in (2, 1, 3, 7, 5)]
+COMBINATION_COLOR = OKABE_ITO[6]
+#: Ordered greys for readout times in bar charts (light = early).
+TIME_GREYS = ["0.78", "0.55", "0.3", "0.1"]
 
 
 def _pick(n: int, k: int = MAX_LINES) -> list[int]:
@@ -24,6 +40,117 @@ def _pick(n: int, k: int = MAX_LINES) -> list[int]:
     if n <= k:
         return list(range(n))
     return list(np.unique(np.linspace(0, n - 1, k).round().astype(int)))
+
+
+def _given(result: ScenarioResult, c: ConditionResult) -> list[str]:
+    """Drugs given (dose > 0 nM) in condition ``c``, in the scenario's drug order."""
+    return [d for d in result.scenario.drugs if c.doses_nM.get(d, 0.0) > 0]
+
+
+def condition_color(result: ScenarioResult, c: ConditionResult) -> str:
+    """Colour of a condition by role (control, which drug alone, combination)."""
+    given = _given(result, c)
+    if not given:
+        return CONTROL_COLOR
+    if len(given) > 1:
+        return COMBINATION_COLOR
+    return DRUG_COLORS[list(result.scenario.drugs).index(given[0]) % len(DRUG_COLORS)]
+
+
+def _role_label(result: ScenarioResult, c: ConditionResult) -> str:
+    given = _given(result, c)
+    if not given:
+        return "control (no drug)"
+    return f"{given[0]} alone" if len(given) == 1 else "combination"
+
+
+def panels(result: ScenarioResult) -> list[tuple[str, list[int]]]:
+    """Small multiples chosen from the design: ``(title, condition indices)``.
+
+    One panel per combination (at most ``MAX_PANELS``, evenly spread) holding the control, each
+    of its drugs alone at the same dose and the combination. A design without combinations (a
+    single-drug dose series) gets one panel with its conditions (at most ``MAX_LINES``).
+    """
+    conds = result.conditions
+    drugs = list(result.scenario.drugs)
+
+    def key(doses: dict[str, float]) -> tuple[float, ...]:
+        return tuple(float(doses.get(d, 0.0)) for d in drugs)
+
+    index = {key(c.doses_nM): i for i, c in enumerate(conds)}
+    combos = [i for i, c in enumerate(conds) if len(_given(result, c)) > 1]
+    if not combos:
+        return [("", _pick(len(conds)))]
+    out = []
+    for k in _pick(len(combos), MAX_PANELS):
+        ci = combos[k]
+        c = conds[ci]
+        members = [index.get(key({}))]
+        members += [index.get(key({d: c.doses_nM[d]})) for d in _given(result, c)]
+        members = [i for i in members if i is not None] + [ci]
+        out.append((c.name.replace(" + ", " +\n"), list(dict.fromkeys(members))))
+    return out
+
+
+def _line_colors(result: ScenarioResult, members: list[int], combos: bool) -> list:
+    """Role colours; in a dose series (no combinations) a sequential colour per dose."""
+    if combos:
+        return [condition_color(result, result.conditions[i]) for i in members]
+    cmap = plt.get_cmap("viridis")
+    n = len(members)
+    return [CONTROL_COLOR if not _given(result, result.conditions[i])
+            else cmap(0.85 * k / max(n - 1, 1)) for k, i in enumerate(members)]
+
+
+def _line_style(result: ScenarioResult, c: ConditionResult) -> dict:
+    """The control is drawn dashed and on top, so that curves hiding it stay visible."""
+    if _given(result, c):
+        return {"lw": 1.4, "ls": "-", "zorder": 2}
+    return {"lw": 1.1, "ls": "--", "zorder": 3}
+
+
+def cell_counts(result: ScenarioResult) -> str:
+    """The denominator of the fractions: live cells at treatment start per condition, and the
+    cells excluded as dead in their untreated steady state (if any)."""
+    n = sorted({c.n_ok for c in result.conditions})
+    text = f"n = {n[0]}" if len(n) == 1 else f"n = {n[0]}–{n[-1]}"
+    text += " live cells at treatment start"
+    dead = max((c.n_dead_untreated for c in result.conditions), default=0)
+    if dead:
+        text += f"; {dead} dead untreated excluded"
+    return text
+
+
+def _grid(n_panels: int, panel_w: float = 2.5, panel_h: float = 2.1):
+    """Figure with ``n_panels`` axes in at most 3 columns (shared axes), unused ones hidden."""
+    if n_panels == 1:
+        panel_w, panel_h = 4.0, 3.0
+    ncols = min(n_panels, 3)
+    nrows = int(np.ceil(n_panels / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(panel_w * ncols + 0.6, panel_h * nrows + 0.8),
+                             sharex=True, sharey=True, squeeze=False, layout="constrained")
+    for ax in axes.ravel()[n_panels:]:
+        ax.set_visible(False)
+    return fig, axes.ravel()[:n_panels]
+
+
+def _legend(fig, axes, result: ScenarioResult, chosen, combos: bool) -> None:
+    """One legend for the figure, outside the data: roles for combination panels, conditions
+    for a dose series."""
+    handles, seen = [], set()
+    for ax, (_, members) in zip(axes, chosen, strict=True):
+        lines = [ln for ln in ax.get_lines() if not ln.get_label().startswith("_")]
+        for ln, i in zip(lines, members, strict=False):
+            c = result.conditions[i]
+            label = _role_label(result, c) if combos else c.name
+            if label not in seen:
+                seen.add(label)
+                handles.append(plt.Line2D([], [], color=ln.get_color(), ls=ln.get_linestyle(),
+                                          lw=1.5, label=label))
+    extra = [ln for ln in axes[0].get_lines() if ln.get_label() == "death threshold"]
+    fig.legend(handles=handles + [plt.Line2D([], [], color="grey", lw=0.8, ls=":",
+                                             label="death threshold")] * bool(extra),
+               loc="outside right center", frameon=False, fontsize=8)
 
 
 def plot_scenario(result: ScenarioResult, outdir: Path, *,
@@ -47,28 +174,34 @@ def plot_scenario(result: ScenarioResult, outdir: Path, *,
 
 
 def plot_timecourses(result: ScenarioResult, outdir: Path) -> list[Path]:
-    """One PNG per recorded variable, one line per condition (at most 8 shown)."""
+    """One PNG per recorded variable: small multiples (see :func:`panels`), each combination
+    beside its single agents and the control; mean over cells (nM, or a fraction) with the
+    25-75 % band for populations."""
     s = result.scenario
     t = result.times_h
-    shown = _pick(len(result.conditions))
+    chosen = panels(result)
+    combos = bool(chosen[0][0])
+    pop = result.n_cells > 1
     out = []
     for j, v in enumerate(result.variables):
-        fig, ax = plt.subplots(figsize=(4.5, 3.2))
-        for k, ci in enumerate(shown):
-            c = result.conditions[ci]
-            color = OKABE_ITO[k % len(OKABE_ITO)]
-            ax.plot(t, c.stats[0, j], color=color, lw=1.5, ls=LINESTYLES[k % len(LINESTYLES)],
-                    label=c.name)
-            if result.n_cells > 1:
-                ax.fill_between(t, c.stats[3, j], c.stats[5, j], color=color, alpha=0.2, lw=0)
-        if v == s.readouts.death.variable:
-            ax.axhline(s.readouts.death.threshold, color="grey", lw=0.8, ls=":",
-                       label="death threshold")
-        unit = "" if v == s.readouts.death.variable or "fraction" in v else " (nM)"
-        title = (f"{v}: mean, band 25–75 % (n = {result.n_cells} cells)"
-                 if result.n_cells > 1 else v)
-        ax.set(xlabel="time after treatment (h)", ylabel=f"{v}{unit}", title=title)
-        ax.legend(frameon=False, fontsize=7, loc="best")
+        fig, axes = _grid(len(chosen))
+        for ax, (title, members) in zip(axes, chosen, strict=True):
+            for i, color in zip(members, _line_colors(result, members, combos), strict=True):
+                c = result.conditions[i]
+                ax.plot(t, c.stats[0, j], color=color, label=c.name, **_line_style(result, c))
+                if pop:
+                    ax.fill_between(t, c.stats[3, j], c.stats[5, j], color=color, alpha=0.15,
+                                    lw=0)
+            if v == s.readouts.death.variable:
+                ax.axhline(s.readouts.death.threshold, color="grey", lw=0.8, ls=":",
+                           label="death threshold")
+            ax.set_title(title, fontsize=8)
+        is_fraction = v == s.readouts.death.variable or "fraction" in v
+        fig.supxlabel("time after treatment (h)", fontsize=9)
+        fig.supylabel(f"{v} ({'fraction' if is_fraction else 'nM'})", fontsize=9)
+        what = "mean over cells, band 25–75 %, " + cell_counts(result) if pop else "one cell"
+        fig.suptitle(f"{v}\n({what})", fontsize=9)
+        _legend(fig, axes, result, chosen, combos)
         path = outdir / f"timecourse_{v}.png"
         save(fig, path)
         out.append(path)
@@ -76,42 +209,102 @@ def plot_timecourses(result: ScenarioResult, outdir: Path) -> list[Path]:
 
 
 def plot_fractions(result: ScenarioResult, path: Path) -> Path:
-    """Apoptotic fraction per condition at each readout time (with 95 % CI for populations)."""
+    """Apoptotic fraction per condition at each readout time (95 % Wilson intervals for
+    populations): a dose-matrix heat map per readout time for two-drug grids of at least 3 x 3
+    doses, horizontal grouped bars otherwise (bounded width)."""
+    from apopsim.synergy_scenario import grid_drugs
+
+    pair = grid_drugs(result)
+    if pair is not None:
+        lists = result.scenario.dose_lists()
+        if min(len(set(lists[d])) for d in pair) >= 3:
+            return _plot_fraction_matrix(result, pair, path)
     df = result.to_dataframe()
     times = result.scenario.time.readout_times()
     n = len(df)
-    fig, ax = plt.subplots(figsize=(max(3.5, 0.35 * n * len(times) + 1.5), 3.4))
+    height = 0.14 * n * len(times) + 0.12 * n + 1.2
+    fig, ax = plt.subplots(figsize=(5.5, height), layout="constrained")
     width = 0.8 / len(times)
+    y = np.arange(n)[::-1]
     for k, tt in enumerate(times):
         col = f"apoptotic_fraction_{tt:g}h"
-        x = np.arange(n) + (k - (len(times) - 1) / 2) * width
-        yerr = None
+        yk = y - (k - (len(times) - 1) / 2) * width
+        err = None
         if f"{col}_ci_low" in df:
-            yerr = np.vstack([df[col] - df[f"{col}_ci_low"], df[f"{col}_ci_high"] - df[col]])
-        ax.bar(x, df[col], width, yerr=yerr, capsize=2, color=OKABE_ITO[(k + 1) % 8],
-               label=f"{tt:g} h")
-    ax.set_xticks(range(n), df["condition"], rotation=45, ha="right", fontsize=7)
-    ax.set(ylabel="apoptotic fraction", ylim=(0, 1.05), title=result.scenario.name)
-    ax.legend(frameon=False, title="time", fontsize=7)
+            err = np.vstack([df[col] - df[f"{col}_ci_low"], df[f"{col}_ci_high"] - df[col]])
+            err = np.clip(np.nan_to_num(err), 0, None)  # Wilson bounds at 0 or 1 round off
+        ax.barh(yk, df[col], width, xerr=err, capsize=2,
+                color=TIME_GREYS[min(k, len(TIME_GREYS) - 1)] if len(times) > 1 else "0.45",
+                error_kw={"lw": 0.8, "ecolor": COMBINATION_COLOR}, label=f"{tt:g} h")
+    ax.set_yticks(y, df["condition"], fontsize=8)
+    ax.set(xlabel="apoptotic fraction (of live cells at treatment start)", xlim=(0, 1.0))
+    ax.set_title(f"{result.scenario.name}\n({cell_counts(result)}"
+                 + (", 95 % Wilson intervals)" if result.n_cells > 1 else ")"), fontsize=9)
+    ax.legend(frameon=False, title="time after treatment", loc="upper left",
+              bbox_to_anchor=(1.01, 1), fontsize=8)
+    save(fig, path)
+    return path
+
+
+def _plot_fraction_matrix(result: ScenarioResult, pair: tuple[str, str], path: Path) -> Path:
+    """Heat maps of the apoptotic fraction (%) on the dose grid, one panel per readout time."""
+    a, b = pair
+    lists = result.scenario.dose_lists()
+    da, db = sorted(set(lists[a])), sorted(set(lists[b]))
+    times = result.scenario.time.readout_times()
+    z = np.full((len(times), len(da), len(db)), np.nan)
+    for c in result.conditions:
+        i, j = da.index(c.doses_nM[a]), db.index(c.doses_nM[b])
+        z[:, i, j] = [100 * c.apoptotic_fraction(t)[0] for t in times]
+    fig, axes = _grid(len(times), panel_w=2.4, panel_h=2.3)
+    cmap = plt.get_cmap("viridis")
+    im = None
+    for ax, t, zt in zip(axes, times, z, strict=True):
+        im = ax.imshow(np.ma.masked_invalid(zt.T), origin="lower", cmap=cmap, vmin=0, vmax=100,
+                       aspect="auto")
+        small = max(len(da), len(db)) > 6
+        for i in range(len(da)):
+            for j in range(len(db)):
+                if np.isfinite(zt[i, j]) and len(da) * len(db) <= 64:
+                    ax.text(i, j, f"{zt[i, j]:.0f}", ha="center", va="center",
+                            fontsize=5 if small else 7,
+                            color="white" if zt[i, j] < 50 else "black")
+        ax.set_xticks(range(len(da)), [fmt_number(d) for d in da], rotation=45, ha="right")
+        ax.set_yticks(range(len(db)), [fmt_number(d) for d in db])
+        ax.tick_params(labelsize=7)
+        ax.set_title(f"{t:g} h", fontsize=9)
+    fig.supxlabel(f"{a} (nM)", fontsize=9)
+    fig.supylabel(f"{b} (nM)", fontsize=9)
+    fig.colorbar(im, ax=list(axes), label="apoptotic cells (%)", shrink=0.9)
+    fig.suptitle(f"{result.scenario.name}: apoptotic fraction (%)\n({cell_counts(result)})",
+                 fontsize=9)
     save(fig, path)
     return path
 
 
 def plot_death_times(result: ScenarioResult, path: Path) -> Path:
-    """Cumulative distribution of time to death per condition (at most 8 shown)."""
-    fig, ax = plt.subplots(figsize=(4.5, 3.2))
+    """Cumulative fraction of live cells dead against time after treatment: small multiples
+    (see :func:`panels`), each combination beside its single agents and the control."""
+    chosen = panels(result)
+    combos = bool(chosen[0][0])
     t_end = result.times_h[-1]
-    for k, ci in enumerate(_pick(len(result.conditions))):
-        c = result.conditions[ci]
-        ok = c.live
-        if not ok.size:
-            continue
-        grid = np.linspace(0, t_end, 300)
-        frac = (ok[None, :] <= grid[:, None]).mean(axis=1)
-        ax.step(grid, frac, where="post", color=OKABE_ITO[k % 8], label=c.name)
-    ax.set(xlabel="time after treatment (h)", ylabel="fraction of cells dead",
-           ylim=(0, 1.02), title="time to death")
-    ax.legend(frameon=False, fontsize=7)
+    grid = np.linspace(0, t_end, 300)
+    fig, axes = _grid(len(chosen))
+    for ax, (title, members) in zip(axes, chosen, strict=True):
+        for i, color in zip(members, _line_colors(result, members, combos), strict=True):
+            c = result.conditions[i]
+            ok = c.live
+            frac = ((ok[None, :] <= grid[:, None]).mean(axis=1) if ok.size
+                    else np.full(grid.size, np.nan))
+            ax.step(grid, frac, where="post", color=color, label=c.name,
+                    **_line_style(result, c))
+        ax.set_title(title, fontsize=8)
+        ax.set_ylim(-0.02, 1.02)
+        ax.set_xlim(0, t_end)
+    fig.supxlabel("time after treatment (h)", fontsize=9)
+    fig.supylabel("fraction of live cells dead", fontsize=9)
+    fig.suptitle(f"time to death ({cell_counts(result)})", fontsize=9)
+    _legend(fig, axes, result, chosen, combos)
     save(fig, path)
     return path
 
@@ -132,15 +325,23 @@ def plot_dose_response(result: ScenarioResult, drug: str, fits: pd.DataFrame,
     for k, t in enumerate(result.scenario.time.readout_times()):
         color = OKABE_ITO[(k + 1) % 8]
         f = np.array([c.apoptotic_fraction(t) for c in conds])
-        ax.errorbar(np.where(d > 0, d, x0), f[:, 0], yerr=np.abs(f[:, 1:].T - f[:, 0]),
+        err = np.clip(np.nan_to_num(np.abs(f[:, 1:].T - f[:, 0])), 0, None)
+        dodge = 1.08 ** (k - 1)  # readout times side by side, so their intervals stay apart
+        ax.errorbar(np.where(d > 0, d, x0) * dodge, f[:, 0], yerr=err,
                     fmt="o", ms=3, color=color, capsize=2, label=f"{t:g} h")
         row = fits[(fits.drug == drug) & (fits.time_h == t)]
         if len(row) and "ec50_nM" in row and np.isfinite(row["ec50_nM"].iloc[0]):
             r = row.iloc[0]
             ax.plot(grid, hill(grid, r.e0, r.emax, r.hill_slope, r.ec50_nM), color=color, lw=1.2)
     ax.set_xscale("log")
-    ax.set(xlabel=f"{drug} (nM; 0 nM drawn at {x0:.2g})", ylabel="apoptotic fraction",
-           ylim=(-0.02, 1.05), title=f"{drug}: dose-response")
-    ax.legend(frameon=False, fontsize=7, title="time")
+    ax.xaxis.set_major_locator(LogLocator(base=10))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: fmt_number(v)))
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    ax.set(xlabel=f"{drug} (nM; 0 nM drawn at {fmt_number(x0)} nM)",
+           ylabel="apoptotic fraction (of live cells)", ylim=(-0.02, 1.05),
+           title=f"{drug}: dose-response ({cell_counts(result)})")
+    ax.title.set_fontsize(8)
+    ax.legend(frameon=False, fontsize=7, title="time after treatment", loc="upper left",
+              bbox_to_anchor=(1.01, 1))
     save(fig, path)
     return path

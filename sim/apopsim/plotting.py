@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import matplotlib
 
 matplotlib.use("Agg", force=False)
@@ -25,6 +27,11 @@ SYNERGY_CMAP = "RdBu_r"
 #: Sequential colour map for responses (perceptually uniform, colour-blind safe).
 RESPONSE_CMAP = "viridis"
 
+#: Largest saved figure width in pixels; :func:`save` lowers the resolution (not below
+#: ``MIN_DPI``) of a wider figure.
+MAX_WIDTH_PX = 2400
+MIN_DPI = 150
+
 STYLE = {
     "figure.dpi": 100,
     "savefig.dpi": 300,
@@ -44,7 +51,31 @@ def style():
     return plt.rc_context(STYLE)
 
 
+def fmt_number(x: float, sig: int = 3) -> str:
+    """``x`` as a plain number with at most ``sig`` significant digits: 1000 -> "1000",
+    0.067 -> "0.067", 2.5e5 -> "250000" (never "1e+03")."""
+    if x == 0 or not math.isfinite(x):
+        return "0" if x == 0 else str(x)
+    digits = sig - 1 - math.floor(math.log10(abs(x)))
+    r = round(x, digits)
+    if digits <= 0:
+        return str(int(r))
+    return f"{r:.{digits}f}".rstrip("0").rstrip(".")
+
+
+def fmt_dose(x: float, unit: str = "nM") -> str:
+    """A dose with its unit, e.g. ``"1000 nM"``, ``"0.067 nM"``."""
+    return f"{fmt_number(x)} {unit}".strip()
+
+
 def save(fig, path) -> None:
-    """Save ``fig`` as PNG (300 dpi) and close it."""
-    fig.savefig(path)
+    """Save ``fig`` as PNG (300 dpi, lowered to keep it at most ``MAX_WIDTH_PX`` wide, never
+    below ``MIN_DPI``) and close it."""
+    dpi = float(plt.rcParams["savefig.dpi"]) if plt.rcParams["savefig.dpi"] != "figure" else 300
+    fig.draw_without_rendering()  # runs the layout engine, so the tight box is final
+    pad = plt.rcParams["savefig.pad_inches"]
+    width_in = fig.get_tightbbox(fig.canvas.get_renderer()).width + 2 * float(pad) + 0.05
+    if width_in * dpi > MAX_WIDTH_PX:
+        dpi = max(MIN_DPI, MAX_WIDTH_PX / width_in)
+    fig.savefig(path, dpi=dpi)
     plt.close(fig)

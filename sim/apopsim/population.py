@@ -15,13 +15,23 @@ species then stay at their values at that point. The time of death is located on
 between output times, so it does not depend on the output spacing. A cell whose solver fails is
 retried once with tighter tolerances (rtol/100) and the BDF method, then reported as failed
 (never silently dropped). A chunk whose worker fails is resubmitted once.
+
+Each cell ends each condition with one :class:`Fate`: it died during the run (with a time of
+death), survived to the end, was already dead in its own untreated steady state (not a live cell
+at treatment start), or its simulation failed.
+
+Local worker processes end when the process that started them dies, even by SIGKILL or the OOM
+killer (:func:`exit_with_parent`), so no orphaned workers keep their memory.
 """
 
 from __future__ import annotations
 
+import enum
 import fnmatch
 import os
 import sys
+import threading
+import time
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -42,6 +52,31 @@ from apopsim.model import Model
 
 #: Statistics reported for readout variables across the cells of a condition.
 STATS = ("mean", "sd", "q05", "q25", "q50", "q75", "q95", "mean_ci_low", "mean_ci_high")
+
+
+class Fate(enum.IntEnum):
+    """What became of one cell under one condition (stored as ``int8`` arrays).
+
+    ``DIED``: died during the run (time of death known). ``SURVIVED``: alive at the end of the
+    run. ``DEAD_UNTREATED``: already dead in its own untreated steady state, so not a live cell at
+    treatment start (excluded from fractions). ``FAILED``: its simulation failed (pre-equilibration
+    or treatment, after a retry); excluded from fractions and reported.
+    """
+
+    DIED = 0
+    SURVIVED = 1
+    DEAD_UNTREATED = 2
+    FAILED = 3
+
+    @property
+    def label(self) -> str:
+        """Lower-case name as written to ``deaths.csv``: ``died``, ``survived``,
+        ``dead_untreated`` or ``failed``."""
+        return self.name.lower()
+
+
+#: Fate labels indexed by :class:`Fate` value (``FATE_LABELS[Fate.DIED] == "died"``).
+FATE_LABELS: tuple[str, ...] = tuple(f.label for f in Fate)
 
 
 # ============================================================================ sampling
@@ -169,7 +204,8 @@ class PreeqResult:
 class TreatResult:
     condition: int
     cells: tuple[int, ...]
-    death_h: np.ndarray  # inf = survived, nan = failed, -inf = dead before treatment
+    fate: np.ndarray  # (n_cells,) int8 Fate values
+    death_h: np.ndarray  # time of death (h after treatment); NaN unless fate is DIED
     traces: np.ndarray  # (n_cells, n_readouts, n_times) float32
     errors: dict[int, str]
     retried: int = 0
@@ -203,6 +239,7 @@ def run_treat_task(task: TreatTask) -> TreatResult:
         if task.solver.engine == "scipy" else replace(task.solver, rtol=task.solver.rtol / 100)
     n, nt = len(task.cells), len(task.times)
     death = np.full(n, np.nan)
+    fate = np.full(n, Fate.FAILED, dtype=np.int8)
     traces = np.full((n, len(task.readouts), nt), np.nan, dtype=np.float32)
     errors: dict[int, str] = {}
     retried = 0
@@ -227,12 +264,16 @@ def run_treat_task(task: TreatTask) -> TreatResult:
         if tr is None:
             continue
         if tr[task.death[0]][0] > task.death[1]:  # dead untreated: not a live cell
-            death[i] = -np.inf
+            fate[i] = Fate.DEAD_UNTREATED
             continue
-        death[i] = tr.meta["crossing_h"]
+        crossing = tr.meta["crossing_h"]
+        if np.isfinite(crossing):
+            fate[i], death[i] = Fate.DIED, crossing
+        else:
+            fate[i] = Fate.SURVIVED
         for j, name in enumerate(task.readouts):
             traces[i, j] = tr[name]
-    return TreatResult(task.condition, task.cells, death, traces, errors, retried)
+    return TreatResult(task.condition, task.cells, fate, death, traces, errors, retried)
 
 
 # ============================================================================ executors
@@ -262,21 +303,79 @@ class SerialExecutor(Executor):
             yield (i, *_guarded(fn, t))
 
 
+PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+
+
+def set_parent_death_signal() -> bool:
+    """Linux: ask the kernel to SIGKILL this process when its parent dies (``prctl``).
+
+    Returns False where unavailable (other systems, no libc). The signal fires when the parent
+    *thread* that forked this process ends; :class:`ProcessExecutor` creates its workers from the
+    thread that runs the chunks and shuts them down before that thread returns.
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    import ctypes
+    import signal
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def watch_parent(parent_pid: int, interval_s: float = 1.0) -> threading.Thread:
+    """Start a daemon thread that ends this process (``os._exit``) once its parent is no longer
+    ``parent_pid`` (the parent died and the process was re-parented), checked every
+    ``interval_s`` seconds. Portable fallback of :func:`set_parent_death_signal`."""
+
+    def poll() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(interval_s)
+        os._exit(1)
+
+    thread = threading.Thread(target=poll, name="apopsim-parent-watch", daemon=True)
+    thread.start()
+    return thread
+
+
+def exit_with_parent(parent_pid: int) -> None:
+    """Worker initializer: end this worker when its parent ``parent_pid`` dies, however it dies
+    (kill -9, OOM killer): the kernel's parent-death signal on Linux, plus a watcher thread."""
+    set_parent_death_signal()
+    if os.getppid() != parent_pid:  # the parent died before the signal was armed
+        os._exit(1)
+    watch_parent(parent_pid)
+
+
 class ProcessExecutor(Executor):
-    """Local worker processes (default: all cores)."""
+    """Local worker processes (default: all cores); they exit when this process dies. If a
+    worker dies (e.g. killed by the OOM killer), its pool is replaced before the next
+    :meth:`map`, so failed chunks can be resubmitted."""
 
     def __init__(self, workers: int | None = None) -> None:
+        self.workers = workers or os.cpu_count() or 1
+        self.pool = self._new_pool()
+
+    def _new_pool(self):
         import multiprocessing as mp
         from concurrent.futures import ProcessPoolExecutor
 
-        self.workers = workers or os.cpu_count() or 1
         ctx = mp.get_context("fork" if sys.platform.startswith("linux") else "spawn")
-        self.pool = ProcessPoolExecutor(self.workers, mp_context=ctx)
+        return ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=exit_with_parent,
+                                   initargs=(os.getpid(),))
 
     def map(self, fn, tasks):
         from concurrent.futures import as_completed
+        from concurrent.futures.process import BrokenProcessPool
 
-        futures = {self.pool.submit(_guarded, fn, t): i for i, t in enumerate(tasks)}
+        try:
+            futures = {self.pool.submit(_guarded, fn, t): i for i, t in enumerate(tasks)}
+        except BrokenProcessPool:  # a worker died in an earlier map: start a fresh pool
+            self.pool.shutdown(wait=True, cancel_futures=True)
+            self.pool = self._new_pool()
+            futures = {self.pool.submit(_guarded, fn, t): i for i, t in enumerate(tasks)}
         try:
             for fut in as_completed(futures):
                 i = futures[fut]

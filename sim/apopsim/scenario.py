@@ -12,11 +12,15 @@ from __future__ import annotations
 import itertools
 import math
 import os
+import re
+import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -27,14 +31,37 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from apopsim.errors import ModelError, ScenarioError
+from apopsim.errors import ApopsimWarning, ModelError, ScenarioError
 
-DoseList = Annotated[list[NonNegativeFloat], Field(min_length=1)]
+MAX_NM = 1e9
+"""Largest concentration accepted anywhere (nM): 1 mol/L, beyond the solubility of any drug and
+the abundance of any protein; larger values only make the solver overflow."""
+MAX_DURATION_H = 1e5
+"""Longest simulated time (h), about 11 years: far beyond any cell experiment."""
+
+Dose = Annotated[float, Field(ge=0, le=MAX_NM)]
+DoseList = Annotated[list[Dose], Field(min_length=1)]
+
+
+def _rate_or_amount(value: float) -> float:
+    if not (math.isfinite(value) and value >= 0):
+        raise ValueError("model parameters are rate constants or amounts: expected a finite "
+                         "number >= 0")
+    return value
+
+
+Parameter = Annotated[float, Field(allow_inf_nan=True, json_schema_extra={"minimum": 0}),
+                      AfterValidator(_rate_or_amount)]
+
+_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,99}")
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # allow_inf_nan=False: NaN and infinities (YAML .nan, .inf, 1.0e+999) are rejected in every
+    # float field, including those inside lists and dicts
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 def log_doses(from_nM: float, to_nM: float, n: int, include_zero: bool = True) -> list[float]:
@@ -51,10 +78,10 @@ def log_doses(from_nM: float, to_nM: float, n: int, include_zero: bool = True) -
 class LogDoses(BaseModel):
     """Log-spaced doses in a scenario: ``{from_nM: 1, to_nM: 1000, n: 7, include_zero: true}``."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
-    from_nM: PositiveFloat = Field(description="Lowest non-zero dose (nM).")
-    to_nM: PositiveFloat = Field(description="Highest dose (nM).")
+    from_nM: PositiveFloat = Field(le=MAX_NM, description="Lowest non-zero dose (nM).")
+    to_nM: PositiveFloat = Field(le=MAX_NM, description="Highest dose (nM).")
     n: int = Field(ge=1, le=1000, description="Number of non-zero doses.")
     include_zero: bool = Field(True, description="Add a 0 nM dose (the monotherapy margin).")
 
@@ -72,10 +99,12 @@ class LogDoses(BaseModel):
 class Overrides(_Strict):
     """Parameter and initial-amount overrides applied on top of the context."""
 
-    parameters: dict[str, float] = Field(
-        default_factory=dict, description="Model parameter -> value, in the model's units."
+    parameters: dict[str, Parameter] = Field(
+        default_factory=dict,
+        description="Model parameter -> value, in the model's units (rate constants and amounts: "
+        "finite, >= 0).",
     )
-    initial_nM: dict[str, NonNegativeFloat] = Field(
+    initial_nM: dict[str, Dose] = Field(
         default_factory=dict, description="Species -> initial concentration in nM."
     )
 
@@ -83,7 +112,9 @@ class Overrides(_Strict):
 class TimeSpec(_Strict):
     """Simulated time after treatment start, in hours."""
 
-    duration_h: PositiveFloat = Field(72.0, description="Simulated duration after treatment (h).")
+    duration_h: PositiveFloat = Field(
+        72.0, le=MAX_DURATION_H, description="Simulated duration after treatment (h)."
+    )
     output_every_h: PositiveFloat | None = Field(
         0.5, description="Spacing of recorded time points (h); ignored if output_times_h is set."
     )
@@ -115,6 +146,24 @@ class TimeSpec(_Strict):
         ts |= {0.0, self.duration_h, *self.readout_times()}
         return sorted(ts)
 
+    def n_output_times(self) -> int:
+        """``len(self.output_times())``, computed without building the list.
+
+        Exact unless the spacing is below about 1e-12 h (then an upper bound); returns at least
+        10**15 when the spacing is absurdly small, so huge grids are refused, never built.
+        """
+        if self.output_times_h:
+            return len(self.output_times())
+        step = self.output_every_h or self.duration_h
+        ratio = self.duration_h / step
+        if not ratio < 1e15:
+            return int(min(ratio, 1e18))
+        n = int(math.floor(ratio + 1e-9))
+        extra = {0.0, self.duration_h, *self.readout_times()}
+        on_grid = sum(1 for t in extra
+                      if round(t / step) <= n and round(round(t / step) * step, 12) == t)
+        return n + 1 + len(extra) - on_grid
+
     def readout_times(self) -> list[float]:
         """Times (h) at which apoptotic fractions are reported."""
         return sorted(set(self.readout_times_h or [self.duration_h]))
@@ -127,10 +176,12 @@ class ScheduleEvent(_Strict):
     ``washout`` sets it to 0 nM; ``set`` sets it to ``nM``.
     """
 
-    at_h: NonNegativeFloat = Field(description="Time after treatment start (h).")
+    at_h: NonNegativeFloat = Field(
+        description="Time after treatment start (h); at most time.duration_h."
+    )
     drug: str
     action: Literal["add", "washout", "set"]
-    nM: NonNegativeFloat | None = Field(None, description="Concentration for 'set' (nM).")
+    nM: Dose | None = Field(None, description="Concentration for 'set' (nM).")
 
     @model_validator(mode="after")
     def _nm(self) -> ScheduleEvent:
@@ -183,7 +234,7 @@ class Population(_Strict):
 
     n_cells: int = Field(500, ge=1, le=1_000_000, description="Cells per condition.")
     cv: NonNegativeFloat = Field(0.25, le=5, description="Coefficient of variation (default).")
-    cv_per: dict[str, NonNegativeFloat] = Field(
+    cv_per: dict[str, Annotated[float, Field(ge=0, le=5)]] = Field(
         default_factory=dict, description="Coefficient of variation per varied name."
     )
     vary_parameters: list[str] = Field(
@@ -214,19 +265,76 @@ class Execution(_Strict):
         description="'auto': serial for small runs, local processes (all cores) otherwise; "
         "'dask': a Dask cluster (scheduler address, or a new local cluster).",
     )
-    workers: int | None = Field(None, ge=1, description="Worker processes (default: all cores).")
+    workers: int | None = Field(
+        None, ge=1, le=1024, description="Worker processes (default: all cores; at most 1024)."
+    )
     scheduler: str | None = Field(None, description="Dask scheduler address, tcp://host:8786.")
+
+
+CPU_S_PER_CELL_RUN_72H = 4.5e-3
+"""Rough CPU time of one cell-run (one cell under one condition, 72 h), in seconds: measured for
+the 70-species model in benchmarks/README.md (58.7 CPU-s for 12,800 cell-runs on 2 workers, i.e.
+about 2.4 ms of wall time per cell-run there). Smaller models run faster, and cells that die
+early cost less once frozen: take estimates from it as good to a factor of a few."""
+
+
+@dataclass(frozen=True)
+class WorkEstimate:
+    """The size of a run, computed from the scenario alone (see :meth:`Scenario.work_estimate`).
+
+    Attributes
+    ----------
+    n_conditions, n_cells
+        Dose conditions, and cells per condition.
+    cell_runs
+        Simulations: ``n_cells * (1 + n_conditions)`` (one untreated pre-equilibration per cell).
+    n_output_times, n_recorded_variables
+        Recorded times and variables per cell-run.
+    trace_bytes
+        Upper bound of the memory (bytes) of the per-condition traces the runner holds as float32
+        arrays of ``n_cells x n_variables x n_times``, assuming every condition in flight at once.
+    cpu_s
+        Estimated CPU time (s), from :data:`CPU_S_PER_CELL_RUN_72H` scaled by the duration: rough.
+    """
+
+    n_conditions: int
+    n_cells: int
+    cell_runs: int
+    n_output_times: int
+    n_recorded_variables: int
+    trace_bytes: int
+    cpu_s: float
+
+    def describe(self) -> str:
+        """One line for messages, e.g. ``64 conditions x 200 cells = 12,864 cell-runs, ...``."""
+        return (f"{self.n_conditions:,} conditions x {self.n_cells:,} cells = "
+                f"{self.cell_runs:,} cell-runs, {self.n_output_times:,} output times x "
+                f"{self.n_recorded_variables} variable"
+                f"{'s' if self.n_recorded_variables != 1 else ''}; traces up to "
+                f"{_gib(self.trace_bytes)}, about {_hours(self.cpu_s)} of CPU (rough)")
+
+
+def _gib(n: float) -> str:
+    return f"{n / 2**30:.3g} GiB" if n >= 2**30 else f"{n / 2**20:.3g} MiB"
+
+
+def _hours(seconds: float) -> str:
+    return f"{seconds / 3600:.3g} h" if seconds >= 3600 else f"{seconds / 60:.2g} min"
 
 
 class Scenario(_Strict):
     """A scenario: model, context, drugs (nM), schedule, time (h), readouts, solver and seed."""
 
-    name: str = Field(description="Short identifier, used in output names.")
+    name: str = Field(
+        description="Short identifier, used as the output folder name (results/<name>): 1-100 "
+        "letters, digits, '.', '_' or '-', not starting with '.'.",
+        json_schema_extra={"pattern": f"^{_NAME.pattern}$"},
+    )
     description: str = ""
     model: str = Field(description="Built-in model name or path to an Antimony/SBML file.")
     context: str | None = Field(None, description="Named cell context from contexts.yaml.")
     overrides: Overrides = Field(default_factory=Overrides)
-    drugs: dict[str, NonNegativeFloat | DoseList | LogDoses] = Field(
+    drugs: dict[str, Dose | DoseList | LogDoses] = Field(
         default_factory=dict,
         description="Drug -> concentration in nM: a single value, a list of values, or "
         "log-spaced doses {from_nM, to_nM, n, include_zero}.",
@@ -260,6 +368,17 @@ class Scenario(_Strict):
         """The scenario file, if it came from one."""
         return self._source
 
+    @field_validator("name")
+    @classmethod
+    def _plain_name(cls, v: str) -> str:
+        if not _NAME.fullmatch(v):
+            raise ValueError(
+                "the name is used as the output folder name (results/<name>), so it must be "
+                "1-100 letters, digits, '.', '_' or '-', not starting with '.' (no '/', no "
+                "spaces, not '.' or '..')"
+            )
+        return v
+
     @field_validator("drugs")
     @classmethod
     def _lists(cls, v: dict[str, Any]) -> dict[str, Any]:
@@ -281,6 +400,19 @@ class Scenario(_Strict):
                 )
         return self
 
+    @model_validator(mode="after")
+    def _schedule_within_run(self) -> Scenario:
+        end = self.time.duration_h
+        late = [InitErrorDetails(
+            type=PydanticCustomError(
+                "after_end", "event at {at_h} h is after the end of the run (time.duration_h = "
+                "{end} h), so it would never happen", {"at_h": e.at_h, "end": end}),
+            loc=("schedule", i, "at_h"), input=e.at_h)
+            for i, e in enumerate(self.schedule) if e.at_h > end]
+        if late:
+            raise ValidationError.from_exception_data(type(self).__name__, late)
+        return self
+
     def dose_lists(self) -> dict[str, list[float]]:
         """Drug -> list of doses (nM)."""
         return {k: list(v) for k, v in self.drugs.items()}  # type: ignore[arg-type]
@@ -298,6 +430,26 @@ class Scenario(_Strict):
             combos = zip(*((v * n if len(v) == 1 else v) for v in lists.values()))
         return [dict(zip(names, c)) for c in combos]
 
+    def n_conditions(self) -> int:
+        """``len(self.conditions())``, computed without building them."""
+        lengths = [len(v) for v in self.dose_lists().values()]
+        if not lengths:
+            return 1
+        return math.prod(lengths) if self.design == "grid" else max(lengths)
+
+    def work_estimate(self) -> WorkEstimate:
+        """Cells, conditions, output size, trace memory (bytes) and CPU time (s) of a run."""
+        n_cond = self.n_conditions()
+        n_cells = self.population.n_cells if self.population is not None else 1
+        n_times = self.time.n_output_times()
+        n_vars = len(dict.fromkeys([*self.readouts.species, self.readouts.death.variable]))
+        cell_runs = n_cells * (1 + n_cond)
+        return WorkEstimate(
+            n_conditions=n_cond, n_cells=n_cells, cell_runs=cell_runs, n_output_times=n_times,
+            n_recorded_variables=n_vars, trace_bytes=n_cond * n_cells * n_vars * n_times * 4,
+            cpu_s=cell_runs * CPU_S_PER_CELL_RUN_72H * self.time.duration_h / 72.0,
+        )
+
     def engine_schedule(self, doses: dict[str, float]) -> tuple[dict[str, float], list]:
         """Initial doses at t = 0 and engine schedule ``[(time_h, {drug: nM})]`` for a condition."""
         start = dict(doses)
@@ -312,14 +464,55 @@ class Scenario(_Strict):
 
 
 # ============================================================================ loading
+MAX_FILE_BYTES = 1 << 20
+"""Largest scenario file (bytes): a scenario is a small text file (the shipped ones are < 4 KiB)."""
+MAX_DEPTH = 50
+"""Deepest nesting of YAML values (aliases expanded); scenarios nest 4 levels."""
+MAX_NODES = 100_000
+"""Most YAML values in a scenario, counting an alias (``*name``) at each use, so that an alias bomb
+("billion laughs") is refused before any Python object is built; scenarios have a few hundred."""
+
+
+class _TooBig(yaml.MarkedYAMLError):
+    """A YAML document beyond :data:`MAX_DEPTH` or :data:`MAX_NODES`."""
+
+
 class _LineLoader(yaml.SafeLoader):
-    """Safe loader that rejects duplicate keys."""
+    """Safe loader that rejects duplicate keys, unreadable values and deep nesting."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
+        # the composer recurses once per level: stop before Python's recursion limit
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                raise _TooBig(None, None, f"nested deeper than {MAX_DEPTH} levels",
+                              self.peek_event().start_mark)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep)
+        except (ValueError, OverflowError) as exc:  # e.g. date 2024-13-01, a 5000-digit integer
+            raise yaml.constructor.ConstructorError(
+                None, None, f"cannot read this value: {exc}", node.start_mark) from None
 
 
 def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bool = False):
     seen: dict[Any, int] = {}
     for key_node, _ in node.value:
         key = loader.construct_object(key_node, deep=deep)
+        try:
+            hash(key)
+        except TypeError:
+            raise yaml.constructor.ConstructorError(
+                None, None, "a key must be a plain value, not a list or mapping",
+                key_node.start_mark) from None
         if key in seen:
             raise yaml.constructor.ConstructorError(
                 None, None,
@@ -332,21 +525,120 @@ def _construct_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bo
 _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
-def _line_index(node: yaml.Node | None, path: tuple = (), out: dict | None = None) -> dict:
-    """Map field paths (tuples of keys/indices) to 1-based line numbers."""
-    out = {} if out is None else out
-    if node is None:
-        return out
-    out.setdefault(path, node.start_mark.line + 1)
+def _children(node: yaml.Node) -> list[yaml.Node]:
     if isinstance(node, yaml.MappingNode):
-        for k, v in node.value:
-            key = k.value
-            out[(*path, key)] = k.start_mark.line + 1
-            _line_index(v, (*path, key), out)
-    elif isinstance(node, yaml.SequenceNode):
-        for i, v in enumerate(node.value):
-            _line_index(v, (*path, i), out)
+        return [n for pair in node.value for n in pair]
+    return list(node.value) if isinstance(node, yaml.SequenceNode) else []
+
+
+def _check_graph(root: yaml.Node) -> None:
+    """Refuse a composed document whose values, aliases expanded, exceed the limits.
+
+    Walks the node graph once, without recursion: each node's expanded size and depth are
+    computed from its children's (memoised, so shared anchors cost nothing). Raises
+    :class:`_TooBig` (more than :data:`MAX_NODES` values or :data:`MAX_DEPTH` levels) or a
+    ComposerError for an alias inside its own anchor (a cycle).
+    """
+    size: dict[int, int] = {}
+    depth: dict[int, int] = {}
+    open_: set[int] = set()  # nodes being expanded: the current path from the root
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, finish = stack.pop()
+        key = id(node)
+        if finish:
+            kids = _children(node)
+            size[key] = 1 + sum(size[id(k)] for k in kids)
+            depth[key] = 1 + max((depth[id(k)] for k in kids), default=0)
+            open_.discard(key)
+            if size[key] > MAX_NODES:
+                raise _TooBig(None, None, f"more than {MAX_NODES:,} values here, counting each "
+                              "use of an alias (*name); a scenario has a few hundred",
+                              node.start_mark)
+            if depth[key] > MAX_DEPTH:
+                raise _TooBig(None, None, f"nested deeper than {MAX_DEPTH} levels (aliases "
+                              "expanded)", node.start_mark)
+        elif key in open_:
+            raise yaml.composer.ComposerError(None, None, "an alias refers to a value that "
+                                              "contains it (a cycle)", node.start_mark)
+        elif key not in size:
+            open_.add(key)
+            stack.append((node, True))
+            stack += [(k, False) for k in reversed(_children(node)) if id(k) not in size]
+
+
+def _line_index(root: yaml.Node | None) -> dict:
+    """Map field paths (tuples of keys/indices) to 1-based line numbers.
+
+    Iterative; call it on a graph checked by :func:`_check_graph` (bounded size, no cycles).
+    """
+    out: dict[tuple, int] = {}
+    stack = [] if root is None else [(root, ())]
+    while stack:
+        node, path = stack.pop()
+        out.setdefault(path, node.start_mark.line + 1)
+        if isinstance(node, yaml.MappingNode):
+            for k, v in reversed(node.value):
+                if isinstance(k, yaml.ScalarNode):
+                    out[(*path, k.value)] = k.start_mark.line + 1
+                    stack.append((v, (*path, k.value)))
+        elif isinstance(node, yaml.SequenceNode):
+            stack += [(v, (*path, i)) for i, v in reversed(list(enumerate(node.value)))]
     return out
+
+
+def _read_yaml(path: Path, where: str) -> tuple[Any, dict]:
+    """Parse a scenario file once: ``(data, line index)``; every failure is a ScenarioError.
+
+    Order of the defences: file size, UTF-8 decoding (byte offset reported), composing nodes
+    (nesting limited while composing), then the expanded size of the node graph (aliases), and
+    only then construction of Python objects.
+    """
+    def fail(line: int | None, msg: str) -> ScenarioError:
+        loc = f"{where}:{line}" if line else where
+        return ScenarioError(f"{loc}: {msg}", [(loc, msg)])
+
+    try:
+        with path.open("rb") as f:
+            raw = f.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise fail(None, f"cannot read the scenario file: {exc.strerror or exc}") from None
+    if len(raw) > MAX_FILE_BYTES:
+        raise fail(None, f"file larger than {MAX_FILE_BYTES // 1024} KiB; a scenario is a small "
+                   "YAML text file")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise fail(raw.count(b"\n", 0, exc.start) + 1,
+                   f"not UTF-8 text: byte 0x{raw[exc.start]:02x} at offset {exc.start} "
+                   f"({exc.reason}); a scenario is a YAML text file") from None
+    loader = None
+    try:
+        loader = _LineLoader(text)  # checks the characters
+        node = loader.get_single_node()
+        if node is None:
+            return None, {}
+        _check_graph(node)
+        lines = _line_index(node)
+        return loader.construct_document(node), lines
+    except _TooBig as exc:
+        raise fail(exc.problem_mark.line + 1, f"YAML too large: {exc.problem}") from None
+    except yaml.reader.ReaderError as exc:  # a control character, e.g. NUL
+        raise fail(text.count("\n", 0, exc.position) + 1,
+                   f"YAML syntax error: character U+{int(exc.character):04X} at offset "
+                   f"{exc.position} is not allowed in YAML text") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        kind = "YAML error" if isinstance(exc, yaml.constructor.ConstructorError | \
+                                          yaml.composer.ComposerError) else "YAML syntax error"
+        what = ", ".join(filter(None, (getattr(exc, "context", None),
+                                       getattr(exc, "problem", None)))) or str(exc)
+        raise fail(mark.line + 1 if mark else None, f"{kind}: {what}") from None
+    except RecursionError:
+        raise fail(None, f"YAML nested too deeply (limit {MAX_DEPTH} levels)") from None
+    finally:
+        if loader is not None:
+            loader.dispose()
 
 
 def _locate(lines: dict, loc: tuple) -> int | None:
@@ -361,6 +653,8 @@ def _locate(lines: dict, loc: tuple) -> int | None:
 def _fmt_loc(loc: tuple) -> str:
     out = ""
     for part in loc:
+        if isinstance(part, str) and not part.isprintable():  # no control characters on a tty
+            part = repr(part)
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out or "(top level)"
 
@@ -378,6 +672,12 @@ def load_scenario(
         Also check names against the model (species, drugs, parameters, context). This loads the
         model but simulates nothing.
 
+    Hostile files are refused before Python objects are built: files over
+    :data:`MAX_FILE_BYTES`, non-UTF-8 bytes, nesting beyond :data:`MAX_DEPTH`, more than
+    :data:`MAX_NODES` values counting alias uses. Runs that cannot fit are refused by
+    :func:`check_work`; a run estimated above 2 GiB of traces or 1 h of CPU gets an
+    :class:`~apopsim.errors.ApopsimWarning` with the estimate.
+
     Raises
     ------
     ScenarioError
@@ -390,35 +690,93 @@ def load_scenario(
         where = str(path)
         if not path.is_file():
             raise ScenarioError(f"{where}: no such scenario file", [(where, "no such file")])
-        text = path.read_text(encoding="utf-8")
         base = path.resolve().parent
-        try:
-            data = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - SafeLoader subclass
-            lines = _line_index(yaml.compose(text, Loader=yaml.SafeLoader))
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            loc = f"{where}:{mark.line + 1}" if mark else where
-            msg = f"YAML syntax error: {getattr(exc, 'problem', None) or exc}"
-            raise ScenarioError(f"{loc}: {msg}", [(loc, msg)]) from None
+        data, lines = _read_yaml(path, where)
     if not isinstance(data, dict):
         msg = "expected a mapping of scenario fields at the top level"
         raise ScenarioError(f"{where}: {msg}", [(where, msg)])
+
+    def at(loc: tuple) -> str:
+        return f"{f'{where}:{ln}' if (ln := _locate(lines, loc)) else where} {_fmt_loc(loc)}"
+
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:
-        problems = [(f"{f'{where}:{ln}' if (ln := _locate(lines, loc)) else where} "
-                     f"{_fmt_loc(loc)}", msg) for loc, msg in _pydantic_problems(exc)]
+        problems = [(at(loc), msg) for loc, msg in _pydantic_problems(exc)]
         raise ScenarioError(_summarise(problems), problems) from None
+    except RecursionError:  # a dict source nested or linked beyond reason
+        msg = "scenario nested too deeply"
+        raise ScenarioError(f"{where}: {msg}", [(where, msg)]) from None
+    problems = [(at(loc), msg) for loc, msg in check_work(scenario)]
+    if problems:
+        raise ScenarioError(_summarise(problems), problems)
     scenario._base_dir = base
     scenario._source = None if base is None else Path(source).resolve()  # type: ignore[arg-type]
     if check_model:
         problems = check_against_model(scenario, lines, where)
         if problems:
             raise ScenarioError(_summarise(problems), problems)
+    est = scenario.work_estimate()
+    if est.trace_bytes > WARN_TRACE_BYTES or est.cpu_s > WARN_CPU_S:
+        warnings.warn(f"{where}: a large run: {est.describe()}", ApopsimWarning, stacklevel=2)
     return scenario
 
 
+MAX_CONDITIONS = 100_000
+"""Most dose conditions: each gets its own tasks, summary row, death-time column and plot entry;
+10^5 is more than a 4-drug grid of 17 doses each, beyond what any figure or table shows."""
+MAX_OUTPUT_TIMES = 1_000_000
+"""Most recorded times per cell-run: each worker holds the full state (float64, every species and
+rule, twice) at every output time of the cell it simulates, about 1.6 GB for a 100-variable model
+at 10^6 times (one per 0.26 s over 72 h); finer output has no use for kinetics in hours."""
+MEMORY_FRACTION = 0.75
+"""Refuse a run whose trace memory estimate exceeds this fraction of the physical memory."""
+WARN_TRACE_BYTES = 2 << 30
+"""Warn (ApopsimWarning) above this trace memory estimate (bytes)."""
+WARN_CPU_S = 3600.0
+"""Warn (ApopsimWarning) above this estimated CPU time (s)."""
+
+
+def physical_memory_bytes() -> int | None:
+    """This machine's physical memory in bytes, or None where the OS does not say."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def check_work(scenario: Scenario) -> list[tuple[tuple, str]]:
+    """``(field path, message)`` per size limit the scenario exceeds (empty if it fits).
+
+    Refused: more than :data:`MAX_CONDITIONS` conditions, more than :data:`MAX_OUTPUT_TIMES`
+    output times, and traces needing more than :data:`MEMORY_FRACTION` of this machine's memory.
+    """
+    n_cond = scenario.n_conditions()
+    drugs_loc = ("drugs",)
+    if n_cond > MAX_CONDITIONS:
+        sizes = " x ".join(str(len(v)) for v in scenario.dose_lists().values())
+        return [(drugs_loc, f"{n_cond:,} conditions ({scenario.design} of {sizes} doses) exceed "
+                 f"the limit of {MAX_CONDITIONS:,}; use fewer doses per drug (or design: paired)")]
+    t = scenario.time
+    n_times = t.n_output_times()
+    if n_times > MAX_OUTPUT_TIMES:
+        field = "output_times_h" if t.output_times_h else "output_every_h"
+        return [(("time", field), f"{n_times:,} output times per cell exceed the limit of "
+                 f"{MAX_OUTPUT_TIMES:,}; record less often (time.output_every_h)")]
+    est = scenario.work_estimate()
+    total = physical_memory_bytes()
+    if total and est.trace_bytes > MEMORY_FRACTION * total:
+        loc = ("population", "n_cells") if scenario.population is not None else drugs_loc
+        return [(loc, f"the run does not fit in memory: {est.describe()}; the traces alone "
+                 f"exceed {MEMORY_FRACTION:.0%} of this machine's {_gib(total)}; reduce "
+                 "population.n_cells, the number of doses, readouts.species or the output "
+                 "times (time.output_every_h)")]
+    return []
+
+
 _UNION_MEMBERS = ("float", "constrained-float", "str", "int", "bool", "LogDoses")
+_CONSTRAINTS = ("finite_number", "greater_than", "greater_than_equal", "less_than",
+                "less_than_equal")
 
 
 def _pydantic_problems(exc: ValidationError) -> list[tuple[tuple, str]]:
@@ -437,11 +795,14 @@ def _pydantic_problems(exc: ValidationError) -> list[tuple[tuple, str]]:
         got = f" (got {value!r})" if not isinstance(value, dict | list) else ""
         raw.append((loc, err["type"], err["msg"], got))
     deep = {loc for loc, *_ in raw}
+    # a value that broke a constraint of one form (e.g. finite, >= 0) was meant as that form:
+    # type mismatches of the other forms at that path are noise
+    meant = {loc for loc, kind, *_ in raw if kind in _CONSTRAINTS}
     out: dict[tuple, list[str]] = {}
     for loc, kind, msg, got in raw:
         mismatch = kind.endswith("_type") or kind in ("model_attributes_type", "dict_type")
         has_deeper = any(d[:len(loc)] == loc and len(d) > len(loc) for d in deep)
-        if mismatch and has_deeper:
+        if mismatch and (has_deeper or loc in meant):
             continue
         out.setdefault(loc, []).append(f"{msg}{got}")
     problems = []

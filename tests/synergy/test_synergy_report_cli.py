@@ -221,3 +221,4 @@ def test_plot_functions_smoke_on_minimal_matrix(tmp_path):
         write_report(res, tmp_path / "r")
     names = {p.name for p in (tmp_path / "r" / "plots").iterdir()}
     assert {"tiny_bliss_heatmap.png", "tiny_fa_ci.png", "tiny_isobologram.png"} <= names
+    assert "tiny_bliss_surface3d.png" not in names  # 2 x 2 non-zero doses: no 3-D surface

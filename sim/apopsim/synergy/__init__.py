@@ -40,7 +40,7 @@ High level::
                         **analyze keywords) -> dict[float, SynergyResult]
     SynergyResult: .wells (DataFrame, one row per block and well), .summary (DataFrame, one
         row per block), .blocks {block_id: BlockResult}, .settings, .messages, .conventions
-    write_report(result, outdir, *, plots=True, overwrite=True) -> Path
+    write_report(result, outdir, *, plots=True, overwrite=False) -> Path
         atomically writes outdir/wells.csv, summary.csv, ci_rays.csv, metadata.json,
         README.txt, plots/
     write_time_course_report({time: SynergyResult}, outdir, *, time_unit="h", plots=True)
@@ -94,39 +94,26 @@ Definitions that differ from other tools (details in ``docs/synergy.md``)
 
 from __future__ import annotations
 
-from .analysis import (
-    CONVENTIONS,
-    METHODS,
-    BlockResult,
-    SynergyResult,
-    analyze,
-    analyze_file,
-    analyze_time_course,
-    parse_methods,
-)
-from .data import (
-    DoseMatrix,
-    SynergyInputError,
-    SynergyWarning,
-    read_synergyfinder_csv,
-    to_inhibition,
-    validate_wells,
-)
-from .hill import HillFit, MedianEffectFit, fit_hill, fit_median_effect, hill_inverse
-from .methods import (
-    CIResult,
-    ScoreResult,
-    bliss,
-    combination_index,
-    fit_single_drugs,
-    hsa,
-    loewe,
-    loewe_reference,
-    most_synergistic_area,
-    zip_scores,
-)
-from .musyc import MuSyCFit, MuSyCParams, fit_musyc, musyc_surface
-from .report import write_report, write_time_course_report
+import importlib
+
+# Public names -> submodule defining them. Imported on first use (PEP 562), so that
+# ``apopsim.synergy.cli`` (and ``apopsim --help``) do not pull in pandas, scipy or matplotlib.
+_EXPORTS: dict[str, str] = {
+    **dict.fromkeys(
+        ("CONVENTIONS", "METHODS", "BlockResult", "SynergyResult", "analyze", "analyze_file",
+         "analyze_time_course", "parse_methods"), "analysis"),
+    **dict.fromkeys(
+        ("DoseMatrix", "SynergyInputError", "SynergyWarning", "read_synergyfinder_csv",
+         "to_inhibition", "validate_wells"), "data"),
+    **dict.fromkeys(
+        ("HillFit", "MedianEffectFit", "fit_hill", "fit_median_effect", "hill_inverse"), "hill"),
+    **dict.fromkeys(
+        ("CIResult", "ScoreResult", "bliss", "combination_index", "fit_single_drugs", "hsa",
+         "loewe", "loewe_reference", "most_synergistic_area", "zip_scores"), "methods"),
+    **dict.fromkeys(("MuSyCFit", "MuSyCParams", "fit_musyc", "musyc_surface"), "musyc"),
+    **dict.fromkeys(("write_report", "write_time_course_report"), "report"),
+    "plot_synergy_vs_time": "plots",
+}
 
 __all__ = [
     "CONVENTIONS",
@@ -169,9 +156,13 @@ __all__ = [
 
 
 def __getattr__(name: str):
-    # matplotlib is imported only when a plotting function is first used
-    if name == "plot_synergy_vs_time":
-        from .plots import plot_synergy_vs_time
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
 
-        return plot_synergy_vs_time
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

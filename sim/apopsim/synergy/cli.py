@@ -13,13 +13,19 @@ Standalone: ``python -m apopsim.synergy.cli DATA.csv -o OUTDIR``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import warnings
 
-from .analysis import METHODS, analyze_file, parse_methods
-from .data import OUT_OF_RANGE, SynergyInputError, SynergyWarning
-from .methods import LOEWE_UNDEFINED, REFERENCES, ZIP_VARIANTS
-from .report import write_report
+# The option choices are spelled out here so that building the parser (``apopsim --help``) does
+# not import pandas/scipy; tests/test_cli_robustness.py checks they equal the library's
+# ``analysis.METHODS``, ``data.OUT_OF_RANGE``, ``methods.LOEWE_UNDEFINED``, ``REFERENCES`` and
+# ``ZIP_VARIANTS``.
+METHODS: tuple[str, ...] = ("bliss", "hsa", "loewe", "zip", "ci", "musyc")
+OUT_OF_RANGE: tuple[str, ...] = ("keep", "clip", "baseline", "baseline_part")
+LOEWE_UNDEFINED: tuple[str, ...] = ("nan", "weaker_emax", "hsa", "synergyfinder")
+REFERENCES: tuple[str, ...] = ("observed", "fitted")
+ZIP_VARIANTS: tuple[str, ...] = ("sf2", "sf3")
 
 DESCRIPTION = """\
 Compute Bliss, HSA, Loewe, ZIP, Chou-Talalay CI and MuSyC synergy for every block of a
@@ -27,7 +33,9 @@ SynergyFinder long-format CSV file (columns block_id, drug1, drug2, conc1, conc2
 conc_unit; one row per well and replicate).
 
 Writes OUTDIR/wells.csv (one row per block and well), OUTDIR/summary.csv (one row per block),
-OUTDIR/ci_rays.csv, OUTDIR/metadata.json and OUTDIR/plots/, atomically.
+OUTDIR/ci_rays.csv, OUTDIR/metadata.json and OUTDIR/plots/, atomically. An existing OUTDIR is
+replaced only if apopsim wrote it, or with --overwrite; never the current folder or a folder
+holding DATA.csv.
 
 Conventions: responses are converted to fractional inhibition from the declared --data-type and
 --scale; Bliss/HSA/Loewe/ZIP scores are percentage points of inhibition, positive = synergy;
@@ -42,6 +50,11 @@ def configure_parser(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """Add the synergy options to an argument parser."""
     p.add_argument("data", metavar="DATA.csv", help="SynergyFinder long-format CSV file")
     p.add_argument("-o", "--outdir", required=True, metavar="OUTDIR", help="output directory")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace OUTDIR even if it is a non-empty folder apopsim did not write",
+    )
     p.add_argument(
         "--data-type",
         choices=("viability", "inhibition"),
@@ -147,8 +160,14 @@ def run(args: argparse.Namespace) -> int:
     -------
     int
         0 on success, 2 on invalid input or options (message on stderr naming file, row,
-        column and what was expected).
+        column and what was expected) or a refused output folder (see :mod:`apopsim._io`).
     """
+    from apopsim._io import OutputError, reserve_output_dir
+
+    from .analysis import analyze_file, parse_methods
+    from .data import SynergyInputError, SynergyWarning
+    from .report import write_report
+
     try:
         methods = parse_methods(args.methods)
     except ValueError as exc:
@@ -177,7 +196,15 @@ def run(args: argparse.Namespace) -> int:
         scale = "percent"
         print("apopsim synergy: note: --scale not given, assuming 'percent'", file=sys.stderr)
 
-    with warnings.catch_warnings(record=True) as caught:
+    overwrite = bool(getattr(args, "overwrite", False))
+    with contextlib.ExitStack() as stack:
+        try:  # check and lock the output folder before the analysis
+            stack.enter_context(
+                reserve_output_dir(args.outdir, overwrite=overwrite, protect=[args.data])
+            )
+        except OutputError as exc:
+            return _fail(str(exc))
+        caught = stack.enter_context(warnings.catch_warnings(record=True))
         warnings.simplefilter("always", SynergyWarning)
         try:
             result = analyze_file(
@@ -197,7 +224,7 @@ def run(args: argparse.Namespace) -> int:
             )
         except SynergyInputError as exc:
             return _fail(str(exc))
-        out = write_report(result, args.outdir, plots=not args.no_plots)
+        out = write_report(result, args.outdir, plots=not args.no_plots, overwrite=overwrite)
     for w in caught:
         if issubclass(w.category, SynergyWarning):
             print(f"apopsim synergy: warning: {w.message}", file=sys.stderr)

@@ -23,7 +23,7 @@ from matplotlib.patches import Rectangle
 from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 from scipy.interpolate import RegularGridInterpolator
 
-from apopsim.plotting import OKABE_ITO, RESPONSE_CMAP, SYNERGY_CMAP, save, style
+from apopsim.plotting import OKABE_ITO, RESPONSE_CMAP, SYNERGY_CMAP, fmt_number, save, style
 
 from .methods import level_label, most_synergistic_area
 
@@ -34,8 +34,23 @@ SCORE_UNIT = "percentage points of inhibition"
 PathLike = str | os.PathLike[str]
 
 
+#: The most synergistic area (MSA) is a 3 x 3 window of combination doses; it, and the 3-D
+#: surface, are drawn only for grids with at least this many non-zero doses of each drug.
+MIN_NONZERO_DOSES = 3
+
+
+class NotApplicable(ValueError):
+    """A figure that the design of a block does not support (e.g. a surface of a 2 x 2 grid)."""
+
+
+def full_grid(block, n: int = MIN_NONZERO_DOSES) -> bool:
+    """Whether each drug of ``block`` has at least ``n`` non-zero doses."""
+    m = block.matrix
+    return int(np.sum(m.dose1 > 0)) >= n and int(np.sum(m.dose2 > 0)) >= n
+
+
 def _fmt_dose(d: float) -> str:
-    return "0" if d == 0 else f"{d:.3g}"
+    return fmt_number(d)
 
 
 def _axis_label(drug: str, unit: str) -> str:
@@ -76,9 +91,9 @@ def _annotate(ax, values: np.ndarray, norm, cmap, fmt: str = "{:.0f}") -> None:
 
 
 def _plain_log_axis(axis) -> None:
-    """Log axis labelled with plain numbers (0.5, 1, 2) instead of powers of ten."""
+    """Log axis labelled with plain numbers (0.5, 1, 2, 1000) instead of powers of ten."""
     axis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
-    axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    axis.set_major_formatter(FuncFormatter(lambda v, _: fmt_number(v)))
     axis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
 
 
@@ -113,18 +128,34 @@ def _score_norm(score: np.ndarray) -> TwoSlopeNorm:
     return TwoSlopeNorm(vcenter=0.0, vmin=-lim, vmax=lim)
 
 
-def _msa_patch(where) -> Rectangle:
+def _msa_patch(where, shape: tuple[int, int]) -> Rectangle:
+    """Outline of the MSA window (half-open index ranges), clipped to the ``shape`` grid and
+    inset so that its line stays inside the grid's cells."""
     i0, i1, j0, j1 = where
+    i0, j0 = max(i0, 0), max(j0, 0)
+    i1, j1 = min(i1, shape[0]), min(j1, shape[1])
+    inset = 0.06
     return Rectangle(
-        (i0 - 0.5, j0 - 0.5),
-        i1 - i0,
-        j1 - j0,
+        (i0 - 0.5 + inset, j0 - 0.5 + inset),
+        i1 - i0 - 2 * inset,
+        j1 - j0 - 2 * inset,
         fill=False,
-        lw=2.0,
+        lw=1.8,
         ec="black",
         ls="--",
-        label="most synergistic area",
+        label="most synergistic area (3 × 3 doses)",
     )
+
+
+def _draw_msa(ax, block, score: np.ndarray) -> None:
+    """Outline the most synergistic area (only on grids of >= 3 x 3 non-zero doses), with its
+    legend entry below the axes."""
+    if not full_grid(block):
+        return
+    _, where = most_synergistic_area(score, block.matrix.combination)
+    if where is not None:
+        ax.add_patch(_msa_patch(where, score.shape))
+        ax.legend(loc="upper left", bbox_to_anchor=(0, -0.24), frameon=False)
 
 
 def _score_title(block, method: str) -> str:
@@ -133,16 +164,17 @@ def _score_title(block, method: str) -> str:
     v = res.score[comb]
     v = v[np.isfinite(v)]
     mean = float(v.mean()) if v.size else float("nan")
-    msa, _ = most_synergistic_area(res.score, comb)
     extra = f", {res.extra['variant']}" if method == "zip" else ""
-    return _title(
-        block, f"{METHOD_LABELS[method]}{extra} synergy: mean {mean:.2f}, MSA {msa:.2f} pp"
-    )
+    text = f"{METHOD_LABELS[method]}{extra} synergy: mean {mean:.2f}"
+    if full_grid(block):
+        msa, _ = most_synergistic_area(res.score, comb)
+        text += f", MSA {msa:.2f}"
+    return _title(block, text + " pp")
 
 
 def plot_synergy_heatmap(block, method: str, path: PathLike) -> Path:
-    """Heat map of a synergy score with the most synergistic 3x3 area outlined."""
-    m = block.matrix
+    """Heat map of a synergy score with the most synergistic 3x3 area outlined (grids of at least
+    3 x 3 non-zero doses)."""
     score = block.scores[method].score
     norm = _score_norm(score)
     with style():
@@ -155,10 +187,7 @@ def plot_synergy_heatmap(block, method: str, path: PathLike) -> Path:
             aspect="auto",
         )
         _annotate(ax, score, norm, SYNERGY_CMAP, "{:.1f}")
-        _, where = most_synergistic_area(score, m.combination)
-        if where is not None:
-            ax.add_patch(_msa_patch(where))
-            ax.legend(loc="upper left", bbox_to_anchor=(0, -0.28), frameon=False)
+        _draw_msa(ax, block, score)
         _index_axes(ax, block)
         fig.colorbar(im, ax=ax, label=f"{METHOD_LABELS[method]} score\n({SCORE_UNIT}; > 0 synergy)")
         ax.set_title(_score_title(block, method))
@@ -197,10 +226,7 @@ def plot_synergy_contour(block, method: str, path: PathLike) -> Path:
         levels = MaxNLocator(nbins=14, symmetric=True).tick_values(norm.vmin, norm.vmax)
         cs = ax.contourf(x, y, z, levels=levels, cmap=SYNERGY_CMAP, norm=norm, extend="both")
         ax.contour(x, y, z, levels=[0.0], colors="0.3", linewidths=0.8)
-        _, where = most_synergistic_area(score, m.combination)
-        if where is not None:
-            ax.add_patch(_msa_patch(where))
-            ax.legend(loc="upper left", bbox_to_anchor=(0, -0.28), frameon=False)
+        _draw_msa(ax, block, score)
         _index_axes(ax, block)
         ax.set_xlim(-0.5, m.dose1.size - 0.5)
         ax.set_ylim(-0.5, m.dose2.size - 0.5)
@@ -211,7 +237,18 @@ def plot_synergy_contour(block, method: str, path: PathLike) -> Path:
 
 
 def plot_synergy_surface(block, method: str, path: PathLike) -> Path:
-    """3-D surface of a synergy score over the dose-index grid (unmeasured wells drawn at 0)."""
+    """3-D surface of a synergy score over the dose-index grid (unmeasured wells drawn at 0).
+
+    Raises
+    ------
+    NotApplicable
+        For grids with fewer than 3 non-zero doses of a drug (a surface of a 2 x 2 grid shows
+        nothing a heat map does not).
+    """
+    if not full_grid(block):
+        raise NotApplicable(
+            f"a 3-D surface needs >= {MIN_NONZERO_DOSES} non-zero doses of each drug"
+        )
     m = block.matrix
     score = block.scores[method].score
     norm = _score_norm(score)
@@ -267,7 +304,7 @@ def _log_ticks(zero: float, pos: np.ndarray, right: float) -> tuple[list, list]:
     ticks = [t for t in decades if lo <= t <= right]
     if len(ticks) < 2:
         ticks = list(np.unique(pos))
-    return [zero, *ticks], ["0", *(f"{t:.3g}" for t in ticks)]
+    return [zero, *ticks], ["0", *(fmt_number(t) for t in ticks)]
 
 
 def plot_single_drug_curves(block, path: PathLike) -> Path:
@@ -293,7 +330,8 @@ def plot_single_drug_curves(block, path: PathLike) -> Path:
                     100 * f(grid),
                     color="black",
                     lw=1.2,
-                    label=f"Hill fit (EC50 {f.ec50:.3g}, h {f.h:.2g}, Emax {100 * f.emax:.0f}%)",
+                    label=f"Hill fit (EC50 {fmt_number(f.ec50)} {unit}, h {f.h:.2g}, "
+                    f"Emax {100 * f.emax:.0f}%)",
                 )
                 if grid[0] <= f.ec50 <= grid[-1]:
                     ax.axvline(f.ec50, color="0.5", ls=":", lw=1)
@@ -302,7 +340,8 @@ def plot_single_drug_curves(block, path: PathLike) -> Path:
                 pos = d[d > 0]
                 grid = np.geomspace(pos.min() / 3, pos.max() * 3, 200)
                 ax.plot(grid, 100 * me.fa(grid), color="black", lw=1.2, ls="--",
-                        label=f"median-effect fit (Dm {me.dm:.3g}, m {me.m:.2g})")  # fmt: skip
+                        label=f"median-effect fit (Dm {fmt_number(me.dm)} {unit}, "
+                        f"m {me.m:.2g})")  # fmt: skip
             pos = d[d > 0]
             right = (pos.max() if pos.size else zero) * 3.2
             ax.set_xlim(zero / 1.6, right)
@@ -443,7 +482,7 @@ def plot_fa_ci(block, path: PathLike) -> Path:
                 dmix = row.dm * (fa / (1 - fa)) ** (1.0 / row.m)
                 curve = p1 * dmix / me1.dose(fa) + (1 - p1) * dmix / me2.dose(fa)
             color = LINE_COLORS[k] if k < len(LINE_COLORS) else "0.6"
-            label = f"ray {block.drug1}:{block.drug2} = {row.ratio:.3g}" if k < 7 else None
+            label = f"ray {block.drug1}:{block.drug2} = {fmt_number(row.ratio)}" if k < 7 else None
             ax.plot(fa, curve, color=color, lw=1.2, label=label)
         ax.axhline(1.0, color="black", ls="--", lw=0.8)
         ax.set_yscale("log")
@@ -497,6 +536,7 @@ def plot_synergy_vs_ratio(block, path: PathLike) -> Path:
                 )
             ax.axhline(0, color="0.5", lw=0.8)
             ax.set_xscale("log")
+            _plain_log_axis(ax.xaxis)
             ax.set_xlabel(f"Dose ratio {block.drug1}:{block.drug2} ({block.unit1}/{block.unit2})")
             ax.set_ylabel(f"Mean score ({SCORE_UNIT})")
             ax.set_title("Synergy versus dose ratio")
@@ -524,10 +564,18 @@ def plot_synergy_vs_ratio(block, path: PathLike) -> Path:
                         color=LINE_COLORS[k % len(LINE_COLORS)],
                         label=f"CI at {100 * x:g}%",
                     )
+            shown = np.r_[np.asarray(means, float), *(ln.get_ydata() for ln in ax.get_lines())]
             ax.axhline(1, color="0.5", lw=0.8, ls="--")
             ax.set_xscale("log")
-            ax.set_yscale("log")
-            _plain_log_axis(ax.yaxis)
+            _plain_log_axis(ax.xaxis)
+            if np.any(np.isfinite(shown) & (shown > 0)):
+                ax.set_yscale("log")
+                _plain_log_axis(ax.yaxis)
+            else:  # no combination well has a CI (e.g. no partial single-drug effect to fit)
+                if ratios.size:
+                    ax.set_xlim(ratios.min() / 1.5, ratios.max() * 1.5)
+                ax.text(0.5, 0.5, "CI not computable", transform=ax.transAxes, ha="center",
+                        va="center", fontsize=7, color="0.4")
             ax.set_xlabel(f"Dose ratio {block.drug1}:{block.drug2} ({block.unit1}/{block.unit2})")
             ax.set_ylabel("Combination index (CI < 1 synergy)")
             ax.set_title("CI versus dose ratio")
@@ -580,7 +628,7 @@ def plot_synergy_vs_time(
     nrows = int(np.ceil(n / ncols))
     with style():
         fig, axes = plt.subplots(
-            nrows, ncols, figsize=(3.6 * ncols, 3.0 * nrows), squeeze=False, layout="constrained"
+            nrows, ncols, figsize=(3.2 * ncols, 2.8 * nrows), squeeze=False, layout="constrained"
         )
         for ax, k in zip(axes.ravel(), chosen, strict=False):
             for b, (block_id, grp) in enumerate(allsum.groupby("block_id", sort=False)):
@@ -623,9 +671,23 @@ def plot_synergy_vs_time(
                     title += f" ({allsum['zip_variant'].dropna().iloc[0]})"
                 ax.set_title(title)
             ax.set_xlabel(f"Time ({time_unit})")
+            if not any(np.isfinite(ln.get_ydata()).any() for ln in ax.get_lines()[:-1]):
+                # nothing computable (e.g. no partial single-drug effect for a CI fit)
+                ax.set_xlim(min(times) - 1, max(times) + 1)
+                ax.text(0.5, 0.5, "not computable at any time\n(summary.csv: skipped_methods)",
+                        transform=ax.transAxes, ha="center", va="center", fontsize=7,
+                        color="0.4")
         for ax in axes.ravel()[n:]:
             ax.set_visible(False)
-        axes.ravel()[0].legend(frameon=False, fontsize=7)
-        fig.suptitle("Synergy versus time (block means over combination wells)")
+        blocks = allsum["block_id"].unique()
+        title = "Synergy versus time (block means over combination wells)"
+        if len(blocks) == 1:
+            first = allsum.iloc[0]
+            title += f"\n{first['drug1']} + {first['drug2']} (block {blocks[0]})"
+        else:
+            handles, labels = axes.ravel()[0].get_legend_handles_labels()
+            fig.legend(handles, labels, loc="outside lower center", frameon=False, fontsize=7,
+                       ncols=min(len(labels), 3))
+        fig.suptitle(title)
         save(fig, path)
     return Path(path)

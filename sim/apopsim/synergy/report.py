@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
-from apopsim._io import atomic_output_dir
+from apopsim._io import atomic_output_dir, strict_json
 
 from .analysis import CONVENTIONS, SCORE_METHODS, BlockResult, SynergyResult
 from .data import SynergyWarning
@@ -57,18 +55,6 @@ def safe_name(value: object) -> str:
     return text or "block"
 
 
-def _jsonable(obj):
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, float) and not np.isfinite(obj):
-        return None
-    return obj
-
-
 def _metadata(result: SynergyResult) -> dict:
     try:
         from importlib.metadata import version
@@ -108,6 +94,7 @@ def block_plots(block: BlockResult, plot_dir: str | os.PathLike[str], prefix: st
     :class:`~apopsim.synergy.data.SynergyWarning` (the tables are still written).
     """
     from .plots import (
+        full_grid,
         plot_fa_ci,
         plot_isobologram,
         plot_response_matrix,
@@ -139,6 +126,8 @@ def block_plots(block: BlockResult, plot_dir: str | os.PathLike[str], prefix: st
             ("contour", plot_synergy_contour),
             ("surface3d", plot_synergy_surface),
         ):
+            if kind == "surface3d" and not full_grid(block):
+                continue  # no 3-D surface for grids under 3 x 3 non-zero doses
             out = plot_dir / f"{stem}_{k}_{kind}.png"
             jobs.append((f"{k} {kind}", lambda fn=fn, k=k, out=out: fn(block, k, out)))
     if block.hill is not None or block.ci is not None:
@@ -172,7 +161,7 @@ def write_report(
     outdir: str | os.PathLike[str],
     *,
     plots: bool = True,
-    overwrite: bool = True,
+    overwrite: bool = False,
 ) -> Path:
     """Write ``wells.csv``, ``summary.csv``, ``ci_rays.csv``, ``metadata.json``, ``README.txt``
     and ``plots/`` to ``outdir`` atomically (all or nothing).
@@ -186,7 +175,9 @@ def write_report(
     plots
         Also draw the figures (the slow part).
     overwrite
-        Replace an existing ``outdir``; otherwise raise ``FileExistsError``.
+        Also replace an existing non-empty folder that apopsim did not write. Without it, only
+        an empty folder or an earlier apopsim output is replaced; anything else raises
+        :class:`apopsim._io.OutputError` (see :mod:`apopsim._io` for the full policy).
 
     Returns
     -------
@@ -208,7 +199,7 @@ def _write_tables(result: SynergyResult, tmp: Path) -> None:
     if rays is not None:
         rays.to_csv(tmp / "ci_rays.csv", index=False)
     (tmp / "metadata.json").write_text(
-        json.dumps(_jsonable(_metadata(result)), indent=2) + "\n", encoding="utf-8"
+        strict_json(_metadata(result)) + "\n", encoding="utf-8"
     )
     (tmp / "README.txt").write_text(README.format(conventions=CONVENTIONS), encoding="utf-8")
 
@@ -219,7 +210,7 @@ def write_time_course_report(
     *,
     time_unit: str = "h",
     plots: bool = True,
-    overwrite: bool = True,
+    overwrite: bool = False,
 ) -> Path:
     """Write the synergy tables of a time course, atomically.
 
@@ -238,7 +229,7 @@ def write_time_course_report(
     plots
         Draw the per-time block figures too (``synergy_vs_time.png`` is always drawn).
     overwrite
-        Replace an existing ``outdir``.
+        As for :func:`write_report`.
     """
     times = sorted(results)
     if not times:
@@ -267,7 +258,7 @@ def write_time_course_report(
         meta["messages"] = [
             f"t={t:g} {time_unit}: {msg}" for t in times for msg in results[t].messages
         ]
-        (tmp / "metadata.json").write_text(json.dumps(_jsonable(meta), indent=2) + "\n", "utf-8")
+        (tmp / "metadata.json").write_text(strict_json(meta) + "\n", "utf-8")
         (tmp / "README.txt").write_text(
             README.format(conventions=CONVENTIONS)
             + "\nTime course: tables carry 'time' and 'time_unit' columns; "
