@@ -24,15 +24,17 @@ import os
 import sys
 import traceback
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from apopsim.compiler import compile_model
 from apopsim.engine import (
     PreequilibrationOptions,
     SolverOptions,
+    ThresholdEvent,
+    compile_model,
+    get_backend,
     integrate_segments,
     integrator_for,
     preequilibrate,
@@ -152,8 +154,7 @@ class TreatTask:
     schedule: tuple[tuple[float, dict[str, float]], ...]
     times: np.ndarray
     readouts: tuple[str, ...]
-    death: tuple[str, float]
-    stop_at_death: bool
+    event: ThresholdEvent  # the death rule: variable, threshold, direction, after
     condition: int
     cells: tuple[int, ...]
 
@@ -199,8 +200,7 @@ def run_treat_task(task: TreatTask) -> TreatResult:
     """Treat each cell of ``task``; each solver failure is retried once, then recorded."""
     cm = compile_model(task.model)
     integ = integrator_for(cm, task.solver)
-    retry_solver = replace(task.solver, rtol=task.solver.rtol / 100, method="BDF") \
-        if task.solver.engine == "scipy" else replace(task.solver, rtol=task.solver.rtol / 100)
+    retry_solver = get_backend(task.solver.engine).retry_options(task.solver)
     n, nt = len(task.cells), len(task.times)
     death = np.full(n, np.nan)
     traces = np.full((n, len(task.readouts), nt), np.nan, dtype=np.float32)
@@ -217,8 +217,7 @@ def run_treat_task(task: TreatTask) -> TreatResult:
             try:
                 it = integ if attempt == 0 else integrator_for(cm, solver)
                 tr = integrate_segments(cm, it, task.y0[i], values, list(task.schedule),
-                                        task.times, watch=task.death,
-                                        freeze=task.stop_at_death)
+                                        task.times, event=task.event)
                 break
             except SimulationError as exc:
                 retried += attempt == 0
@@ -226,7 +225,7 @@ def run_treat_task(task: TreatTask) -> TreatResult:
                     errors[cell] = str(exc)
         if tr is None:
             continue
-        if tr[task.death[0]][0] > task.death[1]:  # dead untreated: not a live cell
+        if task.event.crossed(tr[task.event.variable][0]):  # dead untreated: not a live cell
             death[i] = -np.inf
             continue
         death[i] = tr.meta["crossing_h"]

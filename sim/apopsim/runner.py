@@ -20,20 +20,13 @@ import numpy as np
 import pandas as pd
 
 from apopsim._io import atomic_output_dir
-from apopsim.compiler import compile_model
-from apopsim.engine import (
-    PreequilibrationOptions,
-    SolverOptions,
-    resolve_doses,
-    untreated_parameters,
-)
-from apopsim.library import load_model
+from apopsim.engine import compile_model, untreated_parameters
+from apopsim.library import catalogue, load_model
 from apopsim.model import Model
 from apopsim.population import (
     STATS,
     PreeqTask,
     TreatTask,
-    Variation,
     make_executor,
     run_chunks,
     run_preeq_task,
@@ -258,17 +251,15 @@ def run_scenario(
     model = scenario_model(scenario)
     compile_model(model)  # compile (and cache) before workers start
     pop = scenario.population or Population(n_cells=1, vary_parameters=[])
-    variation = Variation(tuple(pop.vary_parameters), tuple(pop.vary_species), pop.cv,
-                          dict(pop.cv_per), pop.correlation, pop.sampling)
-    pnames, pvals, snames, svals = sample_cells(model, variation, pop.n_cells, scenario.seed)
-    solver = SolverOptions(**scenario.solver.model_dump())
-    pre = scenario.preequilibration
-    preeq = PreequilibrationOptions(enabled=pre.enabled, tol_per_h=pre.tol_per_h,
-                                    max_h=pre.max_h)
+    pnames, pvals, snames, svals = sample_cells(model, pop.variation(), pop.n_cells,
+                                                scenario.seed)
+    solver = scenario.solver.options()
+    preeq = scenario.preequilibration.options()
+    event = scenario.readouts.death.event(pop.stop_at_death)
     untreated = untreated_parameters(model)
+    resolve = catalogue().resolve
     times = np.asarray(scenario.time.output_times())
-    death = scenario.readouts.death
-    variables = tuple(dict.fromkeys([*scenario.readouts.species, death.variable]))
+    variables = tuple(dict.fromkeys([*scenario.readouts.species, event.variable]))
     conditions = scenario.conditions()
     blocks = _blocks(pop.n_cells, pop.block_size)
 
@@ -306,12 +297,12 @@ def run_scenario(
         tasks2 = []
         for ci, doses in enumerate(conditions):
             start, events = scenario.engine_schedule(doses)
-            sym = {**untreated, **resolve_doses(model, start)}
-            sched = tuple((t, resolve_doses(model, c)) for t, c in events)
+            sym = {**untreated, **resolve(model, start)}
+            sched = tuple((t, resolve(model, c)) for t, c in events)
             for b in blocks:
                 tasks2.append(TreatTask(model, solver, tuple(pnames), pvals[list(b)],
                                         y0[list(b)], sym, sched, times, variables,
-                                        (death.variable, death.threshold), pop.stop_at_death,
+                                        event,
                                         ci, b))
             per_cond[ci] = {"death": np.full(pop.n_cells, np.nan),
                             "traces": np.full((pop.n_cells, len(variables), len(times)), np.nan,

@@ -13,7 +13,7 @@ import itertools
 import math
 import os
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import yaml
 from pydantic import (
@@ -28,7 +28,12 @@ from pydantic import (
     model_validator,
 )
 
+from apopsim.engine.backends import backend_names
+from apopsim.engine.options import PreequilibrationOptions, SolverOptions, ThresholdEvent
 from apopsim.errors import ModelError, ScenarioError
+
+if TYPE_CHECKING:
+    from apopsim.population import Variation
 
 DoseList = Annotated[list[NonNegativeFloat], Field(min_length=1)]
 
@@ -142,12 +147,21 @@ class ScheduleEvent(_Strict):
 
 
 class DeathRule(_Strict):
-    """A cell is dead once ``variable`` exceeds ``threshold``; its time of death is recorded."""
+    """A cell is dead once ``variable`` crosses ``threshold`` (rising, or falling with
+    ``direction: down``); its time of death is recorded."""
 
     variable: str = Field(
         "cleaved_PARP_fraction", description="Model variable (species or rule) to watch."
     )
     threshold: float = Field(0.5, description="Death threshold in the variable's units.")
+    direction: Literal["up", "down"] = Field(
+        "up", description="'up': dead once the variable rises above the threshold; 'down': once "
+        "it falls below it.")
+
+    def event(self, freeze: bool = True) -> ThresholdEvent:
+        """The engine's event for this rule; ``freeze`` stops simulating dead cells."""
+        return ThresholdEvent(self.variable, self.threshold, self.direction,
+                              "freeze" if freeze else "continue")
 
 
 class Readouts(_Strict):
@@ -161,12 +175,24 @@ class Readouts(_Strict):
 
 
 class Solver(_Strict):
-    """Integration settings."""
+    """Integration settings: a registered engine (back end) and its method."""
 
-    engine: Literal["scipy", "roadrunner"] = "scipy"
-    method: Literal["LSODA", "BDF", "Radau"] = "LSODA"
+    engine: str = Field("scipy", description="Back end: " + ", ".join(backend_names()) + ".",
+                        json_schema_extra={"enum": list(backend_names())})
+    method: str | None = Field(
+        None, description="The engine's method (scipy: LSODA, BDF or Radau; default LSODA).")
     rtol: PositiveFloat = Field(1e-6, lt=1.0)
     atol: PositiveFloat = Field(1e-9, description="Absolute tolerance (nM).")
+    max_steps: int = Field(100_000, ge=1, description="Maximum solver steps per output interval.")
+
+    @model_validator(mode="after")
+    def _known(self) -> Solver:
+        self.options()  # raises ValueError naming the known engines or methods
+        return self
+
+    def options(self) -> SolverOptions:
+        """The engine's :class:`~apopsim.engine.SolverOptions`."""
+        return SolverOptions(self.engine, self.method, self.rtol, self.atol, self.max_steps)
 
 
 class Preequilibration(_Strict):
@@ -175,6 +201,10 @@ class Preequilibration(_Strict):
     enabled: bool = True
     tol_per_h: PositiveFloat = Field(1e-6, description="Max relative rate of change (1/h).")
     max_h: PositiveFloat = Field(1e5, description="Give up after this many hours.")
+
+    def options(self) -> PreequilibrationOptions:
+        """The engine's :class:`~apopsim.engine.PreequilibrationOptions`."""
+        return PreequilibrationOptions(self.enabled, self.tol_per_h, self.max_h)
 
 
 class Population(_Strict):
@@ -204,6 +234,13 @@ class Population(_Strict):
         True, description="Stop simulating a cell once it is dead (species held from then)."
     )
     block_size: int = Field(50, ge=1, description="Cells per chunk of work.")
+
+    def variation(self) -> Variation:
+        """The population's :class:`~apopsim.population.Variation`."""
+        from apopsim.population import Variation
+
+        return Variation(tuple(self.vary_parameters), tuple(self.vary_species), self.cv,
+                         dict(self.cv_per), self.correlation, self.sampling)
 
 
 class Execution(_Strict):
