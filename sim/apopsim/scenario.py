@@ -28,7 +28,7 @@ from pydantic import (
     model_validator,
 )
 
-from apopsim.engine.backends import backend_names
+from apopsim.engine.registry import backend_names
 from apopsim.engine.options import PreequilibrationOptions, SolverOptions, ThresholdEvent
 from apopsim.errors import ModelError, ScenarioError
 

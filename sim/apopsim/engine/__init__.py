@@ -11,20 +11,15 @@ The pieces, each small and passed in rather than switched on by flags:
   frozen variants (numba), cached on disk per model structure;
 * :mod:`~apopsim.engine.options`: :class:`SolverOptions`, :class:`PreequilibrationOptions`,
   :class:`ThresholdEvent`;
-* :mod:`~apopsim.engine.backends`: the back-end protocol and registry (``"scipy"``: LSODA/BDF/
-  Radau; ``"roadrunner"``: libRoadRunner's CVODE);
+* :mod:`~apopsim.engine.registry`: the back-end protocol and the registry of back ends by name;
+* :mod:`~apopsim.engine.backends`: the built-in back ends (``"scipy"``: LSODA/BDF/Radau, the
+  reference; ``"roadrunner"``: libRoadRunner's CVODE) and the per-structure instance cache;
 * :mod:`~apopsim.engine.trajectory`: :class:`Trajectory`, the one-cell result;
 * :mod:`~apopsim.engine.simulate`: :func:`simulate`, the one-cell library entry point.
 """
 
-from apopsim.engine.backends import (
-    Backend,
-    backend_names,
-    get_backend,
-    integrator_for,
-    make_integrator,
-    register_backend,
-)
+from apopsim.engine.backends import integrator_for, make_integrator
+from apopsim.engine.registry import Backend, backend_names, get_backend, register_backend
 from apopsim.engine.compiler import CompiledModel, compile_model
 from apopsim.engine.options import PreequilibrationOptions, SolverOptions, ThresholdEvent
 from apopsim.engine.segments import Schedule, integrate_segments

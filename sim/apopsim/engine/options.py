@@ -11,6 +11,8 @@ import math
 from dataclasses import dataclass
 from typing import Literal
 
+from apopsim.engine.registry import get_backend
+
 
 @dataclass(frozen=True)
 class SolverOptions:
@@ -40,8 +42,6 @@ class SolverOptions:
     max_steps: int = 100_000
 
     def __post_init__(self) -> None:
-        from apopsim.engine.backends import get_backend
-
         backend = get_backend(self.engine)  # raises for an unknown name
         method = self.method or backend.default_method
         if method not in backend.methods:
