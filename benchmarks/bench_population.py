@@ -182,7 +182,8 @@ class Workload:
 def _smoke(model_name: str, context: str | None, overrides: dict[str, float]) -> None:
     """Load, compile and pre-equilibrate the model's default cell (raises if broken)."""
     import apopsim
-    from apopsim.engine import SolverOptions, compile_model, preequilibrate, untreated_parameters
+    from apopsim.engine import SolverOptions, compile_model, preequilibrate
+    from apopsim.simulate import untreated_parameters
 
     model = apopsim.load_model(model_name, context)
     if overrides:
@@ -290,10 +291,10 @@ class Cells:
 def make_cells(scenario) -> Cells:
     import numpy as np
 
-    from apopsim.engine import untreated_parameters
     from apopsim.library import catalogue
     from apopsim.population import sample_cells
     from apopsim.runner import scenario_model
+    from apopsim.simulate import untreated_parameters
 
     model = scenario_model(scenario)
     pop = scenario.population

@@ -116,8 +116,8 @@ def test_crossing_time_is_independent_of_output_spacing_and_freezing():
         integrate_segments,
         make_integrator,
         preequilibrate,
-        untreated_parameters,
     )
+    from apopsim.simulate import untreated_parameters
 
     m = apopsim.load_model("bcl2_core", context="aml_mcl1_dependent")
     cm = compile_model(m)
@@ -170,8 +170,8 @@ def test_threshold_event_directions_and_stop():
         integrate_segments,
         make_integrator,
         preequilibrate,
-        untreated_parameters,
     )
+    from apopsim.simulate import untreated_parameters
 
     m = apopsim.load_model("bcl2_core", context="aml_mcl1_dependent")
     cm = compile_model(m)

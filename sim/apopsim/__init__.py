@@ -17,12 +17,7 @@ Library API (the ``apopsim`` command is a thin layer over it)::
 
 from importlib.metadata import PackageNotFoundError, version
 
-from apopsim.engine import (
-    PreequilibrationOptions,
-    SolverOptions,
-    Trajectory,
-    simulate,
-)
+from apopsim.engine import PreequilibrationOptions, SolverOptions, Trajectory
 from apopsim.errors import (
     ApopsimError,
     ModelError,
@@ -34,6 +29,7 @@ from apopsim.library import catalogue, contexts, list_models, load_model
 from apopsim.model import Model
 from apopsim.runner import ScenarioResult, run_scenario
 from apopsim.scenario import Scenario, load_scenario, log_doses, scenario_json_schema
+from apopsim.simulate import simulate
 
 try:
     __version__ = version("apopsim")

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from apopsim._io import atomic_output_dir
-from apopsim.engine import compile_model, untreated_parameters
+from apopsim.engine import compile_model
 from apopsim.library import catalogue, load_model
 from apopsim.model import Model
 from apopsim.population import (
@@ -36,6 +36,7 @@ from apopsim.population import (
     wilson_interval,
 )
 from apopsim.scenario import Population, Scenario
+from apopsim.simulate import untreated_parameters
 from apopsim.synergy_scenario import scenario_synergy
 
 

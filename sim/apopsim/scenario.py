@@ -28,8 +28,8 @@ from pydantic import (
     model_validator,
 )
 
-from apopsim.engine.registry import backend_names
 from apopsim.engine.options import PreequilibrationOptions, SolverOptions, ThresholdEvent
+from apopsim.engine.registry import backend_names
 from apopsim.errors import ModelError, ScenarioError
 
 if TYPE_CHECKING:

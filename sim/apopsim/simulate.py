@@ -1,4 +1,8 @@
-"""One cell, from the library API: pre-equilibrate untreated, then treat."""
+"""One cell, by drug name: pre-equilibrate the untreated cell, then treat it.
+
+The bridge between the biology (drug names and aliases from the catalogue, drug inputs of a
+model) and the engine, which only knows parameters and states.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +10,22 @@ from collections.abc import Iterable, Mapping
 
 import numpy as np
 
-from apopsim.engine.backends import integrator_for
-from apopsim.engine.compiler import compile_model
-from apopsim.engine.options import PreequilibrationOptions, SolverOptions
-from apopsim.engine.segments import Schedule, integrate_segments
-from apopsim.engine.steady_state import preequilibrate, untreated_parameters
-from apopsim.engine.trajectory import Trajectory
+from apopsim.engine import (
+    PreequilibrationOptions,
+    Schedule,
+    SolverOptions,
+    Trajectory,
+    compile_model,
+    integrate_segments,
+    integrator_for,
+    preequilibrate,
+)
 from apopsim.model import Model
+
+
+def untreated_parameters(model: Model) -> dict[str, float]:
+    """Parameter overrides that set every drug input of ``model`` to 0 nM."""
+    return {k: 0.0 for k in model.drug_inputs}
 
 
 def simulate(
@@ -68,7 +81,7 @@ def simulate(
     pre_h = 0.0
     if pre.enabled:
         y, pre_h = preequilibrate(cm, solver, y, cm.param_vector(base), pre)
-    from apopsim.library import catalogue  # drug names -> model inputs: the catalogue's job
+    from apopsim.library import catalogue
 
     resolve = catalogue().resolve
     treated = {**dict(parameters or {}), **resolve(model, doses_nM)}

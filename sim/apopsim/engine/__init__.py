@@ -14,22 +14,21 @@ The pieces, each small and passed in rather than switched on by flags:
 * :mod:`~apopsim.engine.registry`: the back-end protocol and the registry of back ends by name;
 * :mod:`~apopsim.engine.backends`: the built-in back ends (``"scipy"``: LSODA/BDF/Radau, the
   reference; ``"roadrunner"``: libRoadRunner's CVODE) and the per-structure instance cache;
-* :mod:`~apopsim.engine.trajectory`: :class:`Trajectory`, the one-cell result;
-* :mod:`~apopsim.engine.simulate`: :func:`simulate`, the one-cell library entry point.
+* :mod:`~apopsim.engine.trajectory`: :class:`Trajectory`, the one-cell result.
+
+Drug names are resolved outside the engine (:mod:`apopsim.simulate`, the drug catalogue).
 """
 
 from apopsim.engine.backends import integrator_for, make_integrator
-from apopsim.engine.registry import Backend, backend_names, get_backend, register_backend
 from apopsim.engine.compiler import CompiledModel, compile_model
 from apopsim.engine.options import PreequilibrationOptions, SolverOptions, ThresholdEvent
+from apopsim.engine.registry import Backend, backend_names, get_backend, register_backend
 from apopsim.engine.segments import Schedule, integrate_segments
-from apopsim.engine.simulate import simulate
 from apopsim.engine.steady_state import (
     conservation_laws,
     newton_polish,
     preequilibrate,
     relative_rate,
-    untreated_parameters,
 )
 from apopsim.engine.trajectory import Trajectory
 
@@ -52,6 +51,4 @@ __all__ = [
     "preequilibrate",
     "register_backend",
     "relative_rate",
-    "simulate",
-    "untreated_parameters",
 ]

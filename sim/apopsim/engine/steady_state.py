@@ -13,11 +13,6 @@ from apopsim.errors import PreequilibrationError, SimulationError
 from apopsim.model import Model
 
 
-def untreated_parameters(model: Model) -> dict[str, float]:
-    """Parameter overrides that set every drug input to 0 nM."""
-    return {k: 0.0 for k in model.drug_inputs}
-
-
 def relative_rate(cm: CompiledModel, y: np.ndarray, p: np.ndarray) -> float:
     """Largest ``|dy_i/dt| / max(|y_i|, floor)`` (1/h), ``floor = 1e-6 x max|y|``."""
     if not y.size:
