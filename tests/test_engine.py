@@ -215,3 +215,31 @@ def test_backends_come_from_a_registry():
         SolverOptions(engine="nope")
     with pytest.raises(ValueError, match="no method 'RK45'"):
         SolverOptions(method="RK45")
+
+
+def test_preequilibration_of_an_oscillator_fails_fast_and_says_why():
+    """A limit cycle has no steady state to reach: the error comes within seconds and names
+    oscillation (before: windows doubled to 40,960 h and the BDF fallback ran for minutes)."""
+    import time
+
+    from apopsim.errors import PreequilibrationError
+
+    model = apopsim.load_model(Path(__file__).parent / "data" / "oscillator.ant")
+    start = time.perf_counter()
+    with pytest.raises(PreequilibrationError, match=r"did not settle \(oscillation\?\)"):
+        apopsim.simulate(model, [0.0, 1.0])
+    assert time.perf_counter() - start < 30
+    tr = apopsim.simulate(model, np.linspace(0, 20, 201), preequilibration=apopsim
+                          .PreequilibrationOptions(enabled=False))
+    assert np.ptp(tr["X"][100:]) > 1.0  # it does oscillate
+
+
+def test_solve_ivp_methods_have_a_work_bound():
+    from apopsim.engine import SolverOptions, compile_model, make_integrator
+    from apopsim.errors import SimulationError
+
+    model = apopsim.load_model(Path(__file__).parent / "data" / "oscillator.ant")
+    cm = compile_model(model)
+    integ = make_integrator(cm, SolverOptions(method="BDF", max_steps=5))
+    with pytest.raises(SimulationError, match="excess work"):
+        integ.integrate(model.initial, cm.param_vector(), np.linspace(0, 1000, 3))

@@ -40,6 +40,14 @@ if TYPE_CHECKING:
     from apopsim.engine.compiler import CompiledModel
 
 # ============================================================================ scipy
+class _ExcessWork(Exception):
+    """Raised inside solve_ivp's right-hand side when the work budget is spent."""
+
+    def __init__(self, t: float) -> None:
+        super().__init__(t)
+        self.t = t
+
+
 @register_backend
 class ScipyBackend:
     """scipy's LSODA (``odeint``: its step loop runs in Fortran) with the compiled right-hand
@@ -89,10 +97,23 @@ class ScipyBackend:
             return y
         from scipy.integrate import solve_ivp
 
-        sol = solve_ivp(
-            lambda t, y: rhs(t, y, *args), (times[0], times[-1]), y0, method=o.method,
-            t_eval=times, jac=lambda t, y: jac(t, y, *args), rtol=o.rtol, atol=o.atol,
-        )
+        budget = o.max_steps * (len(times) - 1)  # solve_ivp has no step limit: count calls
+        calls = 0
+
+        def f(t: float, y: np.ndarray) -> np.ndarray:
+            nonlocal calls
+            calls += 1
+            if calls > budget:
+                raise _ExcessWork(t)
+            return rhs(t, y, *args)
+
+        try:
+            sol = solve_ivp(f, (times[0], times[-1]), y0, method=o.method, t_eval=times,
+                            jac=lambda t, y: jac(t, y, *args), rtol=o.rtol, atol=o.atol)
+        except _ExcessWork as stop:
+            raise SimulationError(
+                f"{o.method} failed near t = {stop.t:.4g} h: more than {budget} right-hand-side "
+                "evaluations (excess work)") from None
         if not sol.success:
             raise SimulationError(f"{o.method} failed near t = {sol.t[-1]:.4g} h: {sol.message}")
         return sol.y.T

@@ -81,6 +81,11 @@ def newton_polish(cm: CompiledModel, y: np.ndarray, p: np.ndarray, tol_per_h: fl
     return np.maximum(x, 0.0)
 
 
+#: Solver steps allowed per output interval while pre-equilibrating (a window has 10 intervals):
+#: a bound on the work of one window, so a model that cannot settle fails in seconds, not hours.
+PREEQ_MAX_STEPS = 20_000
+
+
 def preequilibrate(
     cm: CompiledModel,
     solver: SolverOptions,
@@ -91,10 +96,16 @@ def preequilibrate(
     """Bring a cell to steady state with parameters ``p``; return (state, hours simulated).
 
     The model is integrated over doubling windows (tolerances tightened to rtol <= 1e-8,
-    atol <= 1e-10 nM; a window LSODA cannot finish is redone with BDF). Once the largest relative
-    rate of change is below 1e-2 /h, each window ends with a Newton polish of the steady state
-    (exact Jacobian, conserved totals held), accepted only if it stays non-negative and within
-    5 % of the integrated state. Success when the relative rate is below ``opts.tol_per_h``.
+    atol <= 1e-10 nM; at most :data:`PREEQ_MAX_STEPS` steps per tenth of a window). A window
+    the solver cannot finish is redone once with scipy's BDF under the same work bound, never
+    over a longer window. Once the largest relative rate of change is below 1e-2 /h, each
+    window ends with a Newton polish of the steady state (exact Jacobian, conserved totals
+    held), accepted only if it stays non-negative and within 5 % of the integrated state.
+    Success when the relative rate is below ``opts.tol_per_h``.
+
+    Fails fast with :class:`~apopsim.errors.PreequilibrationError` when the model oscillates:
+    three successive windows in which the fastest-changing variable's derivative changes sign
+    at least twice while the largest relative rate does not fall.
     """
     opts = opts or PreequilibrationOptions()
     if not cm.autonomous:
@@ -102,24 +113,30 @@ def preequilibrate(
             f"model {cm.model.name!r} depends on time explicitly, so it has no untreated steady "
             "state; disable pre-equilibration"
         )
-    tight = replace(solver, rtol=min(solver.rtol, 1e-8), atol=min(solver.atol, 1e-10))
+    tight = replace(solver, rtol=min(solver.rtol, 1e-8), atol=min(solver.atol, 1e-10),
+                    max_steps=min(solver.max_steps, PREEQ_MAX_STEPS))
     integrator = integrator_for(cm, tight)
+    fallback = integrator_for(cm, replace(tight, engine="scipy", method="BDF"))
     laws = conservation_laws(cm.model)
     y = np.array(y0, dtype=float)
     t, window = 0.0, opts.first_window_h
     rate = np.inf
+    rates: list[float] = []
+    oscillating = 0
     while t < opts.max_h:
         grid = np.linspace(0.0, window, 11)
         try:
-            y = integrator.integrate(y, p, grid)[-1]
+            ys = integrator.integrate(y, p, grid)
         except SimulationError:
             try:
-                y = integrator_for(cm, replace(tight, engine="scipy", method="BDF")).integrate(
-                    y, p, grid)[-1]
+                ys = fallback.integrate(y, p, grid)
             except SimulationError as exc:
                 raise PreequilibrationError(
-                    f"model {cm.model.name!r}: pre-equilibration failed after {t:g} h: {exc}"
+                    f"model {cm.model.name!r}: pre-equilibration failed in the window from "
+                    f"{t:g} to {t + window:g} h of the untreated run ({exc}); the model may "
+                    "oscillate or be too stiff: disable pre-equilibration or check the model"
                 ) from exc
+        y = ys[-1]
         t += window
         rate = relative_rate(cm, y, p)
         if rate < opts.tol_per_h:
@@ -128,9 +145,32 @@ def preequilibrate(
             polished = newton_polish(cm, y, p, opts.tol_per_h, laws)
             if polished is not None:
                 return polished, t
+        flips, name = _sign_changes(cm, ys, p)
+        not_falling = len(rates) >= 2 and rate > 0.5 * rates[-2]
+        oscillating = oscillating + 1 if flips >= 2 and not_falling else 0
+        if oscillating >= 3:
+            raise PreequilibrationError(
+                f"model {cm.model.name!r} did not settle (oscillation?): after {t:g} h of the "
+                f"untreated run, d{name}/dt changed sign {flips} times in the last {window:g} h "
+                f"and the largest relative rate of change stays at {rate:.3g} /h; an "
+                "oscillating model has no steady state: disable pre-equilibration "
+                "(preequilibration: {enabled: false}) or check the untreated model"
+            )
+        rates.append(rate)
         window = min(window * 2, opts.max_h - t)
     raise PreequilibrationError(
         f"model {cm.model.name!r} did not reach steady state within {opts.max_h:g} h "
         f"(largest relative rate of change {rate:.3g} /h > {opts.tol_per_h:g} /h); "
         "check for unbounded growth or oscillation, or disable pre-equilibration"
     )
+
+
+def _sign_changes(cm: CompiledModel, ys: np.ndarray, p: np.ndarray) -> tuple[int, str]:
+    """How often the derivative of the fastest-changing variable (at the window's end) changes
+    sign over the window's output points, and that variable's name."""
+    rhs = np.array([np.asarray(cm.rhs(0.0, y, p)) for y in ys])
+    floor = max(1e-6 * float(np.max(np.abs(ys[-1]))), 1e-12)
+    k = int(np.argmax(np.abs(rhs[-1]) / np.maximum(np.abs(ys[-1]), floor)))
+    signs = np.sign(rhs[:, k])
+    signs = signs[signs != 0]
+    return int(np.sum(signs[1:] != signs[:-1])), cm.model.state[k]
