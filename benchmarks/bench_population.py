@@ -182,8 +182,8 @@ class Workload:
 def _smoke(model_name: str, context: str | None, overrides: dict[str, float]) -> None:
     """Load, compile and pre-equilibrate the model's default cell (raises if broken)."""
     import apopsim
-    from apopsim.compiler import compile_model
-    from apopsim.engine import SolverOptions, preequilibrate, untreated_parameters
+    from apopsim.cell import untreated_parameters
+    from apopsim.engine import SolverOptions, compile_model, preequilibrate
 
     model = apopsim.load_model(model_name, context)
     if overrides:
@@ -291,18 +291,17 @@ class Cells:
 def make_cells(scenario) -> Cells:
     import numpy as np
 
-    from apopsim.engine import resolve_doses
-    from apopsim.population import Variation, sample_cells
+    from apopsim.cell import untreated_parameters
+    from apopsim.library import catalogue
+    from apopsim.population import sample_cells
     from apopsim.runner import scenario_model
 
     model = scenario_model(scenario)
     pop = scenario.population
-    variation = Variation(tuple(pop.vary_parameters), tuple(pop.vary_species), pop.cv,
-                          dict(pop.cv_per), pop.correlation, pop.sampling)
-    pn, pv, sn, sv = sample_cells(model, variation, pop.n_cells, scenario.seed)
+    pn, pv, sn, sv = sample_cells(model, pop.variation(), pop.n_cells, scenario.seed)
     conditions = scenario.conditions()
-    untreated = {k: 0.0 for k in model.drug_inputs}
-    doses_sym = [{**untreated, **resolve_doses(model, c)} for c in conditions]
+    untreated = untreated_parameters(model)
+    doses_sym = [{**untreated, **catalogue().resolve(model, c)} for c in conditions]
     death = scenario.readouts.death
     return Cells(model, list(pn), pv, list(sn), sv, conditions, doses_sym,
                  np.asarray(scenario.time.output_times()), (death.variable, death.threshold))
@@ -496,10 +495,10 @@ def apopsim_trajectory(cells: Cells, i: int, k: int, rtol: float, atol: float,
                        pre_tol_per_h: float = 1e-6):
     """Cell ``i`` under condition ``k`` through apopsim's engine (the code the population runner
     uses: pre-equilibrate, then integrate_segments), without stopping at death."""
-    from apopsim.compiler import compile_model
     from apopsim.engine import (
         PreequilibrationOptions,
         SolverOptions,
+        compile_model,
         integrate_segments,
         make_integrator,
         preequilibrate,
@@ -549,7 +548,7 @@ def run_accuracy(cells: Cells, wl: Workload, n_acc: int, rr_rtol: float | None,
         if dvar is not None:
             v = traj[:, dvar]
         else:
-            from apopsim.compiler import compile_model
+            from apopsim.engine import compile_model
 
             cm = compile_model(cells.model)
             p = cm.param_vector({**cells.cell_params(i), **cells.doses_sym[k]})
@@ -792,7 +791,7 @@ def main(argv: list[str] | None = None) -> int:
 def _main(args: argparse.Namespace, log) -> int:
     import numpy as np
 
-    from apopsim.compiler import compile_model
+    from apopsim.engine import compile_model
 
     load0 = os.getloadavg()
     wl = choose_workload(args)

@@ -12,9 +12,9 @@ import pandas as pd
 import pytest
 
 import apopsim
+from apopsim._io import json_safe, strict_json
 from apopsim.cli import _summary_table
 from apopsim.population import FATE_LABELS, Fate
-from apopsim.runner import json_safe, strict_json
 from apopsim.scenario import Scenario
 
 #: A toy cell (independent of the shipped models): x turns over (steady state ksyn/kdeg = 10 nM),
@@ -72,7 +72,8 @@ def toy_model(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def written(toy_model, tmp_path_factory):
     res = apopsim.run_scenario(Scenario.model_validate(_spec(toy_model)), progress=False)
-    out = res.write(tmp_path_factory.mktemp("acc") / "out", plots=False, progress=False)
+    out = apopsim.write_report(res, tmp_path_factory.mktemp("acc") / "out", plots=False,
+                               progress=False)
     return res, out
 
 
@@ -174,16 +175,18 @@ def test_failed_cells_have_their_own_fate(write_model, write_yaml):
 def test_timings_and_strict_run_json(written, tmp_path):
     res, out = written
     t = res.timings
-    assert {"setup", "preequilibration", "treatment", "run", "tables", "dose_response",
-            "write"} <= set(t)
+    assert {"setup", "preequilibration", "treatment", "run"} <= set(t)
     assert all(v >= 0 for v in t.values())
     assert t["run"] == res.wall_time_s >= t["setup"] + t["preequilibration"] + t["treatment"]
     run = _strict_loads((out / "run.json").read_text())
-    assert set(run["timings_s"]) >= {"setup", "treatment", "run", "tables"}
+    # the report's own phases are in run.json beside the run's, not in the result
+    assert set(run["timings_s"]) >= {"setup", "treatment", "run", "tables", "dose_response",
+                                     "write"}
+    assert "tables" not in t
     # a non-finite number anywhere in the record becomes null, never NaN / Infinity
     res.provenance["extra"] = {"a": float("nan"), "b": [np.float64("inf"), 1.5],
                                "c": np.array([1.0, -np.inf]), "d": (np.int64(3),)}
-    again = res.write(tmp_path / "again", plots=False, progress=False)
+    again = apopsim.write_report(res, tmp_path / "again", plots=False, progress=False)
     run = _strict_loads((again / "run.json").read_text())
     assert run["extra"] == {"a": None, "b": [None, 1.5], "c": [1.0, None], "d": [3]}
 
@@ -196,9 +199,9 @@ def test_json_safe():
 
 def test_progress_lines_only_when_asked(written, toy_model, tmp_path, capsys):
     res, _ = written
-    res.write(tmp_path / "quiet", plots=False, progress=False)
+    apopsim.write_report(res, tmp_path / "quiet", plots=False, progress=False)
     assert capsys.readouterr().err == ""
-    res.write(tmp_path / "loud", plots=False, progress=True)
+    apopsim.write_report(res, tmp_path / "loud", plots=False, progress=True)
     err = capsys.readouterr().err
     assert "writing tables ..." in err and "fitting dose-response curves ..." in err
     assert "synergy analysis" in err  # a 2 x 2 grid

@@ -57,12 +57,12 @@ def test_failed_write_leaves_previous_output(tmp_path, monkeypatch):
     out.mkdir()
     (out / "summary.csv").write_text("previous")
     (out / ".apopsim-output").write_text('{"apopsim_output": 1, "files": ["summary.csv"]}')
-    import apopsim.plots
+    import apopsim.report.figures
 
     def boom(*a, **k):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(apopsim.plots, "plot_scenario", boom)
+    monkeypatch.setattr(apopsim.report.figures, "plot_scenario", boom)
     assert main(["run", str(small), "-o", str(out), "-q"]) == 1  # internal error, one line
     assert (out / "summary.csv").read_text() == "previous"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["res", "small.yaml"]  # no temp dirs
@@ -71,12 +71,12 @@ def test_failed_write_leaves_previous_output(tmp_path, monkeypatch):
 def test_interrupt_leaves_no_output(tmp_path, monkeypatch):
     small = _small(tmp_path)
     out = tmp_path / "res"
-    import apopsim.plots
+    import apopsim.report.figures
 
     def interrupt(*a, **k):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(apopsim.plots, "plot_scenario", interrupt)
+    monkeypatch.setattr(apopsim.report.figures, "plot_scenario", interrupt)
     assert main(["run", str(small), "-o", str(out), "-q"]) == 130
     assert not out.exists()
     assert list(tmp_path.iterdir()) == [small]

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import apopsim
-from apopsim.compiler import compile_model
+from apopsim.engine import compile_model
 from apopsim.errors import ModelError
 
 FIXTURE = Path(__file__).parent / "data" / "engine_fixture.ant"

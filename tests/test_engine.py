@@ -109,13 +109,14 @@ def test_dataframe(aml):
 
 def test_crossing_time_is_independent_of_output_spacing_and_freezing():
     """The death time is located on a fine grid, so coarse outputs and freezing do not move it."""
-    from apopsim.compiler import compile_model
+    from apopsim.cell import untreated_parameters
     from apopsim.engine import (
         SolverOptions,
+        ThresholdEvent,
+        compile_model,
         integrate_segments,
         make_integrator,
         preequilibrate,
-        untreated_parameters,
     )
 
     m = apopsim.load_model("bcl2_core", context="aml_mcl1_dependent")
@@ -128,16 +129,17 @@ def test_crossing_time_is_independent_of_output_spacing_and_freezing():
     f = fine["cleaved_PARP_fraction"]
     i = int(np.argmax(f > 0.5))
     truth = fine.times_h[i - 1] + (0.5 - f[i - 1]) * 0.005 / (f[i] - f[i - 1])
-    watch = ("cleaved_PARP_fraction", 0.5)
+    record = ThresholdEvent("cleaved_PARP_fraction", 0.5, after="continue")
+    frozen = ThresholdEvent("cleaved_PARP_fraction", 0.5, after="freeze")
     for step in (0.5, 2.0, 6.0):
         times = np.arange(0, 24.001, step)
-        for freeze in (False, True):
-            tr = integrate_segments(cm, integ, y0, doses, [], times, watch=watch, freeze=freeze)
-            assert tr.meta["crossing_h"] == pytest.approx(truth, abs=0.01), (step, freeze)
+        for event in (record, frozen):
+            tr = integrate_segments(cm, integ, y0, doses, [], times, event=event)
+            assert tr.meta["crossing_h"] == pytest.approx(truth, abs=0.01), (step, event)
     # frozen after death: the marker creeps towards 1.2 x threshold and the state barely moves
     # (the switch goes smoothly to 0 there), unlike the unfrozen cell
     times = np.arange(0, 24.001, 0.5)
-    tr = integrate_segments(cm, integ, y0, doses, [], times, watch=watch, freeze=True)
+    tr = integrate_segments(cm, integ, y0, doses, [], times, event=frozen)
     free = integrate_segments(cm, integ, y0, doses, [], times)
     late = times > truth + 2
     assert np.all((tr["cleaved_PARP_fraction"][late] > 0.55)
@@ -156,3 +158,88 @@ def test_engines_agree_through_the_apoptotic_switch():
     b = apopsim.simulate(m, TIMES, {"trail": 0.8}, engine="roadrunner", **kw)
     assert a["cleaved_PARP_fraction"].max() > 0.5  # the cell does switch
     assert _scaled_diff(a, b).max() <= 1e-4
+
+
+def test_threshold_event_directions_and_stop():
+    """A falling event fires when its variable drops below the threshold; ``stop`` holds the
+    state of the crossing time; a freeze band in the event's direction is required."""
+    from apopsim.cell import untreated_parameters
+    from apopsim.engine import (
+        SolverOptions,
+        ThresholdEvent,
+        compile_model,
+        integrate_segments,
+        make_integrator,
+        preequilibrate,
+    )
+
+    m = apopsim.load_model("bcl2_core", context="aml_mcl1_dependent")
+    cm = compile_model(m)
+    so = SolverOptions(rtol=1e-8, atol=1e-10)
+    y0, _ = preequilibrate(cm, so, m.initial, cm.param_vector(untreated_parameters(m)))
+    integ = make_integrator(cm, so)
+    doses = {"lisaftoclax": 100.0, "hht": 50.0}
+    times = np.arange(0, 24.001, 0.5)
+    free = integrate_segments(cm, integ, y0, doses, [], times)
+    mcl1 = free["MCL1_total"]
+    level = 0.5 * mcl1[0]  # HHT halves total MCL-1 within hours
+    i = int(np.argmax(mcl1 < level))
+    assert 0 < i < len(times) - 1
+    down = ThresholdEvent("MCL1_total", level, direction="down", after="continue")
+    tr = integrate_segments(cm, integ, y0, doses, [], times, event=down)
+    assert times[i - 1] < tr.meta["crossing_h"] <= times[i]
+    assert np.array_equal(tr.values, free.values)  # "continue" changes nothing
+    stop = ThresholdEvent("MCL1_total", level, direction="down", after="stop")
+    held = integrate_segments(cm, integ, y0, doses, [], times, event=stop)
+    assert held["MCL1_total"][i:] == pytest.approx(level, rel=1e-3)  # held at the crossing
+    assert np.array_equal(held.values[:i], free.values[:i])
+    frozen = integrate_segments(cm, integ, y0, doses, [], times,
+                                event=ThresholdEvent("MCL1_total", level, "down", "freeze",
+                                                     (0.9, 0.8)))
+    late = frozen["MCL1_total"][times > tr.meta["crossing_h"] + 3]
+    assert np.all((late < 0.9 * level) & (late > 0.79 * level))  # frozen inside the band
+    with pytest.raises(ValueError, match="freeze_band"):
+        ThresholdEvent("x", 1.0, direction="down", freeze_band=(1.1, 1.2))
+    with pytest.raises(ValueError, match="finite"):
+        ThresholdEvent("x", float("nan"))
+
+
+def test_backends_come_from_a_registry():
+    from apopsim.engine import SolverOptions, backend_names, get_backend
+
+    assert {"scipy", "roadrunner"} <= set(backend_names())
+    assert SolverOptions().method == "LSODA"
+    assert SolverOptions(engine="roadrunner").method == "CVODE"
+    assert get_backend("scipy").retry_options(SolverOptions(rtol=1e-6)).method == "BDF"
+    with pytest.raises(ValueError, match="known engines: scipy, roadrunner"):
+        SolverOptions(engine="nope")
+    with pytest.raises(ValueError, match="no method 'RK45'"):
+        SolverOptions(method="RK45")
+
+
+def test_preequilibration_of_an_oscillator_fails_fast_and_says_why():
+    """A limit cycle has no steady state to reach: the error comes within seconds and names
+    oscillation (before: windows doubled to 40,960 h and the BDF fallback ran for minutes)."""
+    import time
+
+    from apopsim.errors import PreequilibrationError
+
+    model = apopsim.load_model(Path(__file__).parent / "data" / "oscillator.ant")
+    start = time.perf_counter()
+    with pytest.raises(PreequilibrationError, match=r"did not settle \(oscillation\?\)"):
+        apopsim.simulate(model, [0.0, 1.0])
+    assert time.perf_counter() - start < 30
+    tr = apopsim.simulate(model, np.linspace(0, 20, 201), preequilibration=apopsim
+                          .PreequilibrationOptions(enabled=False))
+    assert np.ptp(tr["X"][100:]) > 1.0  # it does oscillate
+
+
+def test_solve_ivp_methods_have_a_work_bound():
+    from apopsim.engine import SolverOptions, compile_model, make_integrator
+    from apopsim.errors import SimulationError
+
+    model = apopsim.load_model(Path(__file__).parent / "data" / "oscillator.ant")
+    cm = compile_model(model)
+    integ = make_integrator(cm, SolverOptions(method="BDF", max_steps=5))
+    with pytest.raises(SimulationError, match="excess work"):
+        integ.integrate(model.initial, cm.param_vector(), np.linspace(0, 1000, 3))

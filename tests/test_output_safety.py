@@ -1,8 +1,8 @@
 """Output folders never replace the user's files (issue 14): the overwrite policy, the up-front
 check, permissions, stale temporary folders, the lock and ``export``'s target folder.
 
-Tests about paths only replace :func:`apopsim.runner.run_scenario` with a stub, so nothing is
-simulated.
+Tests about paths only replace :func:`apopsim.runner.run_scenario` (and
+:func:`apopsim.report.write_report`) with stubs, so nothing is simulated.
 """
 
 from __future__ import annotations
@@ -37,20 +37,24 @@ def _scenario(folder: Path) -> Path:
 
 
 class _FakeResult:
-    """Stands in for a ScenarioResult: writes one table through the real atomic writer."""
+    """Stands in for a ScenarioResult (what the CLI uses of it)."""
 
     wall_time_s = 0.01
     failures: list = []
 
-    def write(self, outdir, *, plots: bool = True) -> Path:
-        with atomic_output_dir(outdir) as tmp:
-            (tmp / "summary.csv").write_text("new\n")
-        return Path(outdir)
+
+def _fake_write_report(result, outdir, *, plots: bool = True, progress=None,
+                       overwrite: bool = False) -> Path:
+    """Stands in for write_report: writes one table through the real atomic writer."""
+    with atomic_output_dir(outdir, overwrite=overwrite) as tmp:
+        (tmp / "summary.csv").write_text("new\n")
+    return Path(outdir)
 
 
 @pytest.fixture
 def calls(monkeypatch) -> list:
-    """Replace run_scenario by a stub; the list records each call."""
+    """Replace run_scenario and write_report by stubs; the list records each run."""
+    import apopsim.report
     import apopsim.runner
 
     made: list = []
@@ -60,6 +64,7 @@ def calls(monkeypatch) -> list:
         return _FakeResult()
 
     monkeypatch.setattr(apopsim.runner, "run_scenario", fake)
+    monkeypatch.setattr(apopsim.report, "write_report", _fake_write_report)
     return made
 
 
@@ -243,10 +248,14 @@ def test_run_prints_total_time(tmp_path, monkeypatch, calls, capsys):
 
 
 def test_fake_result_matches_the_interface():
-    """The stub above uses only what the CLI uses of a ScenarioResult."""
+    """The stubs above use only what the CLI uses of a ScenarioResult and write_report."""
+    import inspect
     from dataclasses import fields
 
-    from apopsim.runner import ScenarioResult
+    from apopsim.report import write_report
+    from apopsim.results import ScenarioResult
 
-    assert callable(ScenarioResult.write) and isinstance(ScenarioResult.failures, property)
+    assert isinstance(ScenarioResult.failures, property)
     assert "wall_time_s" in {f.name for f in fields(ScenarioResult)}
+    assert inspect.signature(write_report).parameters.keys() == \
+        inspect.signature(_fake_write_report).parameters.keys()

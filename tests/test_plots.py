@@ -19,14 +19,15 @@ import pytest
 from matplotlib.patches import Rectangle
 
 import apopsim
-from apopsim import plots
 from apopsim.library import scenarios_dir
-from apopsim.plotting import MAX_WIDTH_PX, fmt_number
 from apopsim.population import STATS
-from apopsim.runner import ConditionResult, ScenarioResult, condition_name
+from apopsim.report import figures as plots
+from apopsim.report.style import MAX_WIDTH_PX, fmt_number
+from apopsim.report.synergy import grid_wells, scenario_synergy, write_synergy
+from apopsim.results import ConditionResult, ScenarioResult
+from apopsim.runner import condition_name
 from apopsim.synergy import analyze
 from apopsim.synergy import plots as splots
-from apopsim.synergy_scenario import grid_wells, scenario_synergy
 
 N_CELLS = 20
 
@@ -150,7 +151,7 @@ def test_a_2x2_grid_gets_no_surface_and_no_msa(tmp_path, figures):
     result = synthetic_result({"lisaftoclax": [0, 100], "hht": [0, 50]})
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # leaving the surface out is not a failure
-        scenario_synergy(result, tmp_path / "synergy")
+        write_synergy(scenario_synergy(result), tmp_path / "synergy")
     out = tmp_path / "synergy" / "plots"
     assert list(out.glob("*heatmap.png"))
     assert not list(out.glob("*surface3d*"))

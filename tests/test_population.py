@@ -202,7 +202,7 @@ def test_two_drug_grid_writes_synergy_at_every_readout_time(tmp_path):
     s = _scenario(drugs={"lisaftoclax": [0, 10, 100, 1000], "hht": [0, 5, 20, 80]},
                   population={"n_cells": 12})
     res = apopsim.run_scenario(s, progress=False)
-    out = res.write(tmp_path / "grid", plots=False)
+    out = apopsim.write_report(res, tmp_path / "grid", plots=False)
     import pandas as pd
 
     summary = pd.read_csv(out / "synergy" / "summary.csv")

@@ -154,7 +154,7 @@ def test_work_estimate_of_a_small_scenario(write_yaml):
     est = s.work_estimate()
     assert est == scen.WorkEstimate(n_conditions=2, n_cells=1, cell_runs=3, n_output_times=25,
                                     n_recorded_variables=2, trace_bytes=2 * 1 * 2 * 25 * 4,
-                                    cpu_s=pytest.approx(3 * scen.CPU_S_PER_CELL_RUN_72H / 3))
+                                    cpu_s=pytest.approx(3 * scen.schema.CPU_S_PER_CELL_RUN_72H / 3))
     with pytest.raises(dataclasses.FrozenInstanceError):
         est.n_cells = 5  # type: ignore[misc]
     assert "2 conditions x 1 cells = 3 cell-runs" in est.describe()
@@ -180,7 +180,7 @@ def _sized(**population) -> str:
 
 
 def test_run_that_cannot_fit_in_memory_is_refused(write_yaml, monkeypatch):
-    monkeypatch.setattr(scen, "physical_memory_bytes", lambda: 8 << 30)
+    monkeypatch.setattr(scen.limits, "physical_memory_bytes", lambda: 8 << 30)
     path = write_yaml(_sized(n_cells=1_000_000))  # 64 conditions x 1e6 cells x 2 x 25 x 4 B
     with pytest.raises(apopsim.ScenarioError) as info:
         load_scenario(path, check_model=False)
@@ -218,7 +218,7 @@ def test_long_run_gets_a_warning_with_the_estimate(write_yaml):
 def test_large_memory_gets_a_warning(write_yaml, monkeypatch):
     from apopsim.errors import ApopsimWarning
 
-    monkeypatch.setattr(scen, "physical_memory_bytes", lambda: 64 << 30)
+    monkeypatch.setattr(scen.limits, "physical_memory_bytes", lambda: 64 << 30)
     text = _sized(n_cells=1000).replace("output_every_h: 1", "output_every_h: 0.0024")
     with pytest.warns(ApopsimWarning, match="GiB"):  # 64 x 1000 x 2 x 10001 x 4 B = 4.8 GiB
         s = load_scenario(write_yaml(text), check_model=False)
@@ -279,7 +279,7 @@ def test_alias_bomb_is_refused_before_objects_are_built(tmp_path, monkeypatch):
     path = tmp_path / "bomb.yaml"
     path.write_text(_alias_bomb())
     built = []
-    monkeypatch.setattr(scen._LineLoader, "construct_document",
+    monkeypatch.setattr(scen.yaml_io._LineLoader, "construct_document",
                         lambda self, node: built.append(node))
     with pytest.raises(apopsim.ScenarioError, match="alias"):
         load_scenario(path)

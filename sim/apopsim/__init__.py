@@ -12,7 +12,7 @@ Library API (the ``apopsim`` command is a thin layer over it)::
     scenario = apopsim.load_scenario("scenarios/apg2575_hht.yaml")
     result = apopsim.run_scenario(scenario)
     result.to_dataframe()          # one row per condition
-    result.write("results/apg2575_hht")
+    apopsim.write_report(result, "results/apg2575_hht")
 """
 
 import importlib
@@ -21,13 +21,17 @@ import importlib
 # the ``apopsim`` command start fast, without sympy, numba, scipy or pandas.
 _EXPORTS: dict[str, str] = {
     **dict.fromkeys(
-        ("PreequilibrationOptions", "SolverOptions", "Trajectory", "simulate"), "engine"),
+        ("PreequilibrationOptions", "SolverOptions", "ThresholdEvent", "Trajectory"),
+        "engine"),
+    "simulate": "cell",
     **dict.fromkeys(
         ("ApopsimError", "ApopsimWarning", "ModelError", "PreequilibrationError",
          "ScenarioError", "SimulationError"), "errors"),
     **dict.fromkeys(("catalogue", "contexts", "list_models", "load_model"), "library"),
     "Model": "model",
-    **dict.fromkeys(("ScenarioResult", "run_scenario"), "runner"),
+    **dict.fromkeys(("ConditionResult", "ScenarioResult"), "results"),
+    "run_scenario": "runner",
+    "write_report": "report",
     "Fate": "population",
     **dict.fromkeys(("Scenario", "load_scenario", "log_doses", "scenario_json_schema"),
                     "scenario"),
@@ -46,16 +50,18 @@ def _version() -> str:
 __all__ = [
     "ApopsimError",
     "ApopsimWarning",
+    "ConditionResult",
     "Fate",
     "Model",
-    "Scenario",
-    "ScenarioResult",
     "ModelError",
     "PreequilibrationError",
     "PreequilibrationOptions",
+    "Scenario",
     "ScenarioError",
+    "ScenarioResult",
     "SimulationError",
     "SolverOptions",
+    "ThresholdEvent",
     "Trajectory",
     "__version__",
     "catalogue",
@@ -67,6 +73,7 @@ __all__ = [
     "run_scenario",
     "scenario_json_schema",
     "simulate",
+    "write_report",
 ]
 
 

@@ -53,12 +53,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
     protect = [Path(args.scenario), *_input_paths(scenario)]
     # check (and lock) the output folder before any simulation
     with reserve_output_dir(outdir, overwrite=args.overwrite, protect=protect) as target:
-        from apopsim import runner
+        from apopsim import report, runner
 
         progress = False if args.quiet else None
         result = runner.run_scenario(scenario, progress=progress, executor=args.executor,
                                      workers=args.workers, scheduler=args.scheduler)
-        result.write(target, plots=not args.no_plots, progress=progress)
+        report.write_report(result, target, plots=not args.no_plots, progress=progress)
     if not args.quiet:
         print(_summary_table(result))
         total = time.perf_counter() - getattr(args, "t0", time.perf_counter())

@@ -14,6 +14,7 @@ import json
 import os
 import re
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -272,6 +273,26 @@ class Catalogue:
     def names(self) -> list[str]:
         """Canonical drug ids."""
         return [d.id for d in self.drugs]
+
+    def resolve(self, model: Model, doses_nM: Mapping[str, float] | None) -> dict[str, float]:
+        """Map drug names (catalogue id, alias or model symbol) to ``model``'s input parameters.
+
+        Returns ``{parameter: concentration in nM}``; raises :class:`ModelError` for a name the
+        model has no input for, or a negative dose.
+        """
+        out: dict[str, float] = {}
+        for name, value in (doses_nM or {}).items():
+            drug = self.get(name)
+            symbol = drug.symbol if drug else name
+            if symbol not in model.parameters:
+                raise ModelError(
+                    f"model {model.name!r} has no input for drug {name!r}; its drug inputs are: "
+                    f"{', '.join(model.drug_inputs) or 'none'}"
+                )
+            if value < 0:
+                raise ModelError(f"dose of {name!r} is negative ({value} nM)")
+            out[symbol] = float(value)
+        return out
 
     def apply(self, model: Model) -> Model:
         """Set catalogue drug parameters on ``model`` and record its drug inputs."""

@@ -21,23 +21,28 @@ Public API
 ----------
 High level::
 
-    analyze(wells: pd.DataFrame, *, data_type: "viability"|"inhibition",
-            scale: "percent"|"fraction",
-            methods="bliss,hsa,loewe,zip,ci,musyc" | Iterable[str] | "all",
-            zip_variant="sf3"|"sf2", reference="observed"|"fitted",
-            loewe_undefined="synergyfinder"|"nan"|"weaker_emax"|"hsa",
-            out_of_range="keep"|"clip"|"baseline"|"baseline_part",
-            effect_levels=(0.5, 0.75, 0.9), musyc_gamma=False, n_bootstrap=100,
-            confidence=0.95, seed=0, conc_unit=None, source=None, strict=True)
-            -> SynergyResult
+    SynergyOptions(data_type: "viability"|"inhibition", scale: "percent"|"fraction",
+                   methods="bliss,hsa,loewe,zip,ci,musyc" | Iterable[str] | "all",
+                   zip_variant="sf3"|"sf2", reference="observed"|"fitted",
+                   loewe_undefined="synergyfinder"|"nan"|"weaker_emax"|"hsa",
+                   out_of_range="keep"|"clip"|"baseline"|"baseline_part",
+                   effect_levels=(0.5, 0.75, 0.9), musyc_gamma=False, n_bootstrap=100,
+                   confidence=0.95, seed=0, conc_unit=None, source=None, strict=True)
+        frozen, validated on construction (OptionError, a ValueError naming the option, the
+        value and what is allowed); .replace(**changes), .settings();
+        SynergyOptions.add_arguments(parser) / .from_args(namespace) for command lines.
         ``strict=False``: a block that cannot support a requested method gets NaN for it
         (reason in ``summary.skipped_methods``) instead of raising SynergyInputError.
+    analyze(wells: pd.DataFrame, options: SynergyOptions | None = None, **option_keywords)
+            -> SynergyResult
+        keywords build the options (or override fields of ``options``), e.g.
+        ``analyze(wells, data_type="viability", scale="percent", methods="bliss,zip")``.
         ``wells``: one row per well and replicate, columns ``block_id, conc1, conc2,
         response`` [+ ``drug1, drug2, conc_unit`` (or ``conc_unit1, conc_unit2``),
         ``replicate``].
-    analyze_file(path, **same keywords) -> SynergyResult      # SynergyFinder long CSV
-    analyze_time_course({time: wells} | wells_with_time_column, *, time_column="time",
-                        **analyze keywords) -> dict[float, SynergyResult]
+    analyze_file(path, options=None, **option_keywords) -> SynergyResult  # SynergyFinder CSV
+    analyze_time_course({time: wells} | wells_with_time_column, options=None, *,
+                        time_column="time", **option_keywords) -> dict[float, SynergyResult]
     SynergyResult: .wells (DataFrame, one row per block and well), .summary (DataFrame, one
         row per block), .blocks {block_id: BlockResult}, .settings, .messages, .conventions
     write_report(result, outdir, *, plots=True, overwrite=False) -> Path
@@ -63,6 +68,15 @@ Array level (``DoseMatrix.from_arrays(d1, d2, inhibition_fraction)``; results ar
     fit_musyc(d1, d2, y, *, fit_gamma=False, n_bootstrap=100, confidence=0.95, seed=0)
         -> MuSyCFit(params: MuSyCParams, intervals: {name: (lo, hi)}, ...)
     musyc_surface(d1, d2, MuSyCParams) -> inhibition
+
+Metrics (``apopsim.synergy.registry``): one object per method in a registry, over the base
+:class:`Metric` (``name``, ``label``, ``requirements(options)`` -> :class:`Requirements`,
+``problem(block, options)``, ``compute(block, options, rng)``, ``well_columns``,
+``summary_columns``, ``wells(...)``, ``summary(...)``, ``plots``: :class:`PlotSpec` naming
+functions of ``apopsim.synergy.plots``); :class:`ScoreMetric` for percentage-point scores.
+``register_metric`` (class decorator), ``unregister_metric(name)``, ``metrics()`` ->
+``{name: Metric}``; ``METHODS`` (the built-ins) and ``parse_methods`` come from the registry.
+:func:`analyze` loops over the requested metrics generically (``docs/extending.md``).
 
 Plots (``apopsim.synergy.plots``): response matrix heat map, synergy heat map and contour with
 the most synergistic 3x3 area outlined, 3-D synergy surface, single-drug curves with Hill fits,
@@ -111,6 +125,10 @@ _EXPORTS: dict[str, str] = {
         ("CIResult", "ScoreResult", "bliss", "combination_index", "fit_single_drugs", "hsa",
          "loewe", "loewe_reference", "most_synergistic_area", "zip_scores"), "methods"),
     **dict.fromkeys(("MuSyCFit", "MuSyCParams", "fit_musyc", "musyc_surface"), "musyc"),
+    **dict.fromkeys(
+        ("Metric", "MetricUnsupported", "PlotSpec", "Requirements", "ScoreMetric", "metrics",
+         "register_metric", "unregister_metric"), "registry"),
+    **dict.fromkeys(("OptionError", "SynergyOptions"), "options"),
     **dict.fromkeys(("write_report", "write_time_course_report"), "report"),
     "plot_synergy_vs_time": "plots",
 }
@@ -123,10 +141,17 @@ __all__ = [
     "DoseMatrix",
     "HillFit",
     "MedianEffectFit",
+    "Metric",
+    "MetricUnsupported",
     "MuSyCFit",
     "MuSyCParams",
+    "OptionError",
+    "PlotSpec",
+    "Requirements",
+    "ScoreMetric",
     "ScoreResult",
     "SynergyInputError",
+    "SynergyOptions",
     "SynergyResult",
     "SynergyWarning",
     "analyze",
@@ -142,12 +167,15 @@ __all__ = [
     "hsa",
     "loewe",
     "loewe_reference",
+    "metrics",
     "most_synergistic_area",
     "musyc_surface",
     "parse_methods",
     "plot_synergy_vs_time",
     "read_synergyfinder_csv",
+    "register_metric",
     "to_inhibition",
+    "unregister_metric",
     "validate_wells",
     "write_report",
     "write_time_course_report",

@@ -164,37 +164,16 @@ def run(args: argparse.Namespace) -> int:
     """
     from apopsim._io import OutputError, reserve_output_dir
 
-    from .analysis import analyze_file, parse_methods
+    from .analysis import analyze_file
     from .data import SynergyInputError, SynergyWarning
+    from .options import SynergyOptions
     from .report import write_report
 
-    try:
-        methods = parse_methods(args.methods)
+    try:  # one validated options object; errors name the flag
+        options = SynergyOptions.from_args(
+            args, note=lambda msg: print(f"apopsim synergy: note: {msg}", file=sys.stderr))
     except ValueError as exc:
-        return _fail(f"--methods: {exc}")
-    try:
-        levels = tuple(float(v) / 100.0 for v in str(args.effect_levels).split(",") if v.strip())
-    except ValueError:
-        return _fail(
-            f"--effect-levels: expected comma-separated percentages, got {args.effect_levels!r}"
-        )
-    if not levels or any(not 0 < x < 1 for x in levels):
-        return _fail("--effect-levels: each level must lie strictly between 0 and 100 (percent)")
-    if args.bootstrap < 0:
-        return _fail("--bootstrap: expected a non-negative integer")
-    if not 0 < args.confidence < 1:
-        return _fail("--confidence: expected a number strictly between 0 and 1")
-    data_type, scale = args.data_type, args.scale
-    if data_type is None:
-        data_type = "viability"
-        print(
-            "apopsim synergy: note: --data-type not given, assuming 'viability' "
-            "(SynergyFinder's default)",
-            file=sys.stderr,
-        )
-    if scale is None:
-        scale = "percent"
-        print("apopsim synergy: note: --scale not given, assuming 'percent'", file=sys.stderr)
+        return _fail(str(exc))
 
     overwrite = bool(getattr(args, "overwrite", False))
     with contextlib.ExitStack() as stack:
@@ -207,21 +186,7 @@ def run(args: argparse.Namespace) -> int:
         caught = stack.enter_context(warnings.catch_warnings(record=True))
         warnings.simplefilter("always", SynergyWarning)
         try:
-            result = analyze_file(
-                args.data,
-                data_type=data_type,
-                scale=scale,
-                methods=methods,
-                zip_variant=args.zip_variant,
-                reference=args.reference,
-                loewe_undefined=args.loewe_undefined,
-                out_of_range=args.out_of_range,
-                effect_levels=levels,
-                musyc_gamma=args.musyc_gamma,
-                n_bootstrap=args.bootstrap,
-                confidence=args.confidence,
-                seed=args.seed,
-            )
+            result = analyze_file(args.data, options)
         except SynergyInputError as exc:
             return _fail(str(exc))
         out = write_report(result, args.outdir, plots=not args.no_plots, overwrite=overwrite)

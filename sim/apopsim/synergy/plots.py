@@ -1,9 +1,9 @@
 """Publication-ready, colour-blind-safe figures for synergy analyses.
 
 All functions take a :class:`~apopsim.synergy.analysis.BlockResult` (or summary tables), write a
-PNG through :func:`apopsim.plotting.save` inside the shared :func:`apopsim.plotting.style`, and
-return the path.  Matrix plots put drug 1 on the x axis and drug 2 on the y axis, on an evenly
-spaced dose-index grid labelled with the doses in the data's concentration unit.  Responses use
+PNG through :func:`apopsim.report.style.save` inside the shared
+:func:`apopsim.report.style.style`, and return the path.  Matrix plots put drug 1 on the x axis
+and drug 2 on the y axis, on an evenly spaced dose-index grid labelled with the doses in the data's concentration unit.  Responses use
 the perceptually uniform ``RESPONSE_CMAP`` (viridis); synergy scores use the diverging
 ``SYNERGY_CMAP`` (blue = antagonism, red = synergy) centred on 0; lines use the Okabe–Ito
 palette.
@@ -23,7 +23,7 @@ from matplotlib.patches import Rectangle
 from matplotlib.ticker import FuncFormatter, LogLocator, MaxNLocator, NullFormatter
 from scipy.interpolate import RegularGridInterpolator
 
-from apopsim.plotting import OKABE_ITO, RESPONSE_CMAP, SYNERGY_CMAP, fmt_number, save, style
+from apopsim.report.style import OKABE_ITO, RESPONSE_CMAP, SYNERGY_CMAP, fmt_number, save, style
 
 from .methods import level_label, most_synergistic_area
 

@@ -12,8 +12,9 @@ import pandas as pd
 
 from apopsim._io import atomic_output_dir, strict_json
 
-from .analysis import CONVENTIONS, SCORE_METHODS, BlockResult, SynergyResult
+from .analysis import CONVENTIONS, BlockResult, SynergyResult
 from .data import SynergyWarning
+from .registry import metrics
 
 README = """apopsim synergy report
 ======================
@@ -93,15 +94,11 @@ def block_plots(block: BlockResult, plot_dir: str | os.PathLike[str], prefix: st
     Returns the list of written paths.  A figure that fails is skipped with a
     :class:`~apopsim.synergy.data.SynergyWarning` (the tables are still written).
     """
+    from . import plots
     from .plots import (
-        full_grid,
-        plot_fa_ci,
         plot_isobologram,
         plot_response_matrix,
         plot_single_drug_curves,
-        plot_synergy_contour,
-        plot_synergy_heatmap,
-        plot_synergy_surface,
         plot_synergy_vs_ratio,
     )
 
@@ -118,24 +115,24 @@ def block_plots(block: BlockResult, plot_dir: str | os.PathLike[str], prefix: st
             lambda: plot_single_drug_curves(block, plot_dir / f"{stem}_single_drug_curves.png"),
         ),
     ]
-    for k in SCORE_METHODS:
-        if k not in block.scores:
-            continue
-        for kind, fn in (
-            ("heatmap", plot_synergy_heatmap),
-            ("contour", plot_synergy_contour),
-            ("surface3d", plot_synergy_surface),
-        ):
-            if kind == "surface3d" and not full_grid(block):
+    registry = metrics()
+    for k in block.results:  # the figures each computed metric offers (PlotSpec, by name)
+        for spec in registry[k].plots:
+            if spec.kind == "surface3d" and not plots.full_grid(block):
                 continue  # no 3-D surface for grids under 3 x 3 non-zero doses
-            out = plot_dir / f"{stem}_{k}_{kind}.png"
-            jobs.append((f"{k} {kind}", lambda fn=fn, k=k, out=out: fn(block, k, out)))
+            fn = getattr(plots, spec.function)
+            if spec.per_method:
+                out = plot_dir / f"{stem}_{k}_{spec.kind}.png"
+                jobs.append(
+                    (f"{k} {spec.kind}", lambda fn=fn, k=k, out=out: fn(block, k, out))
+                )
+            else:
+                out = plot_dir / f"{stem}_{spec.kind}.png"
+                jobs.append((spec.kind, lambda fn=fn, out=out: fn(block, out)))
     if block.hill is not None or block.ci is not None:
         jobs.append(
             ("isobologram", lambda: plot_isobologram(block, plot_dir / f"{stem}_isobologram.png"))
         )
-    if block.ci is not None:
-        jobs.append(("fa_ci", lambda: plot_fa_ci(block, plot_dir / f"{stem}_fa_ci.png")))
     if block.scores or block.ci is not None:
         jobs.append(
             (

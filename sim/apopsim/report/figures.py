@@ -18,10 +18,12 @@ import numpy as np
 import pandas as pd
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-from apopsim.plotting import OKABE_ITO, fmt_number, save, style
+from apopsim.report.doseresponse import dose_series
+from apopsim.report.style import OKABE_ITO, fmt_number, save, style
+from apopsim.report.synergy import grid_drugs
 
 if TYPE_CHECKING:
-    from apopsim.runner import ConditionResult, ScenarioResult
+    from apopsim.results import ConditionResult, ScenarioResult
 
 MAX_LINES = 8
 #: At most this many small-multiple panels (one per combination) per figure.
@@ -154,22 +156,31 @@ def _legend(fig, axes, result: ScenarioResult, chosen, combos: bool) -> None:
 
 
 def plot_scenario(result: ScenarioResult, outdir: Path, *,
-                  dose_response: pd.DataFrame | None = None) -> list[Path]:
+                  summary: pd.DataFrame | None = None,
+                  dose_response: pd.DataFrame | None = None,
+                  series: dict[str, list[int]] | None = None) -> list[Path]:
     """Time courses (mean, and 25-75 % band for populations), apoptotic fractions, death-time
-    distributions and dose-response curves. Returns the files written."""
+    distributions and dose-response curves. Returns the files written.
+
+    The derived tables, when already computed, are passed in rather than computed again:
+    ``summary`` (:meth:`ScenarioResult.to_dataframe`), ``dose_response``
+    (:func:`~apopsim.report.doseresponse.fit_dose_response`; no dose-response figures without
+    it) and ``series`` (:func:`~apopsim.report.doseresponse.dose_series`).
+    """
     outdir = Path(outdir)
     written = []
     with style():
         written += plot_timecourses(result, outdir)
-        written.append(plot_fractions(result, outdir / "apoptotic_fraction.png"))
+        written.append(plot_fractions(result, outdir / "apoptotic_fraction.png",
+                                      summary=summary))
         if result.n_cells > 1:
             written.append(plot_death_times(result, outdir / "time_to_death.png"))
         if dose_response is not None and len(dose_response):
-            from apopsim.doseresponse import dose_series
-
-            for drug in dose_series(result):
+            series = dose_series(result) if series is None else series
+            for drug in series:
                 written.append(plot_dose_response(result, drug, dose_response,
-                                                  outdir / f"dose_response_{drug}.png"))
+                                                  outdir / f"dose_response_{drug}.png",
+                                                  series=series))
     return written
 
 
@@ -208,18 +219,18 @@ def plot_timecourses(result: ScenarioResult, outdir: Path) -> list[Path]:
     return out
 
 
-def plot_fractions(result: ScenarioResult, path: Path) -> Path:
+def plot_fractions(result: ScenarioResult, path: Path, *,
+                   summary: pd.DataFrame | None = None) -> Path:
     """Apoptotic fraction per condition at each readout time (95 % Wilson intervals for
     populations): a dose-matrix heat map per readout time for two-drug grids of at least 3 x 3
-    doses, horizontal grouped bars otherwise (bounded width)."""
-    from apopsim.synergy_scenario import grid_drugs
-
+    doses, horizontal grouped bars otherwise (bounded width). ``summary``: the result's
+    :meth:`~ScenarioResult.to_dataframe` when already computed."""
     pair = grid_drugs(result)
     if pair is not None:
         lists = result.scenario.dose_lists()
         if min(len(set(lists[d])) for d in pair) >= 3:
             return _plot_fraction_matrix(result, pair, path)
-    df = result.to_dataframe()
+    df = result.to_dataframe() if summary is None else summary
     times = result.scenario.time.readout_times()
     n = len(df)
     height = 0.14 * n * len(times) + 0.12 * n + 1.2
@@ -309,13 +320,15 @@ def plot_death_times(result: ScenarioResult, path: Path) -> Path:
     return path
 
 
-def plot_dose_response(result: ScenarioResult, drug: str, fits: pd.DataFrame,
-                       path: Path) -> Path:
-    """Apoptotic fraction vs dose (nM, log axis) with Hill fits at each readout time."""
-    from apopsim.doseresponse import dose_series
+def plot_dose_response(result: ScenarioResult, drug: str, fits: pd.DataFrame, path: Path, *,
+                       series: dict[str, list[int]] | None = None) -> Path:
+    """Apoptotic fraction vs dose (nM, log axis) with Hill fits at each readout time.
+
+    ``fits``: :func:`~apopsim.report.doseresponse.fit_dose_response`; ``series``: the result's
+    :func:`~apopsim.report.doseresponse.dose_series` when already known."""
     from apopsim.synergy.hill import hill
 
-    idx = dose_series(result)[drug]
+    idx = (dose_series(result) if series is None else series)[drug]
     conds = [result.conditions[i] for i in idx]
     d = np.array([c.doses_nM.get(drug, 0.0) for c in conds])
     pos = d[d > 0]

@@ -7,6 +7,9 @@ killed). Confidence intervals (95 %) reflect the sampling of cells: each fractio
 variance ``f (1 - f) / n_cells`` (floored at ``1 / (4 n_cells^2)``) weights the fit's Jacobian, and
 the delta method gives intervals for E0, Emax, the Hill slope and log EC50 (so the EC50 interval is
 asymmetric). Single-cell runs get point estimates only.
+
+:func:`dose_series` finds the series once; :func:`fit_dose_response` and the dose-response
+figures take it as an argument rather than finding it again.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import pandas as pd
 from apopsim.synergy.hill import fit_hill, hill
 
 if TYPE_CHECKING:
-    from apopsim.runner import ScenarioResult
+    from apopsim.results import ScenarioResult
 
 MIN_DOSES = 4
 
@@ -35,10 +38,19 @@ def dose_series(result: ScenarioResult) -> dict[str, list[int]]:
     return out
 
 
-def fit_dose_response(result: ScenarioResult) -> pd.DataFrame:
-    """One row per (drug, readout time): EC50 (nM), Hill slope, E0, Emax, with 95 % CIs."""
+def fit_dose_response(result: ScenarioResult,
+                      series: dict[str, list[int]] | None = None) -> pd.DataFrame:
+    """One row per (drug, readout time): EC50 (nM), Hill slope, E0, Emax, with 95 % CIs.
+
+    ``series``: the result's :func:`dose_series` when already known (found here otherwise).
+    Columns: ``drug``, ``time_h`` (h), ``n_doses``, ``n_cells`` (fewest live cells at treatment
+    start over the doses), then ``ec50_nM``, ``hill_slope``, ``e0``, ``emax`` (fractions),
+    ``converged`` and, for populations, their ``*_ci_low`` / ``*_ci_high`` bounds; or ``note``
+    when the fraction does not change across doses. Empty when no drug has a series.
+    """
     rows = []
-    for drug, idx in dose_series(result).items():
+    series = dose_series(result) if series is None else series
+    for drug, idx in series.items():
         conds = [result.conditions[i] for i in idx]
         d = np.array([c.doses_nM.get(drug, 0.0) for c in conds])
         n = np.array([c.n_ok for c in conds])

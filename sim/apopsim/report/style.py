@@ -1,4 +1,5 @@
-"""Shared matplotlib style for publication-ready, colour-blind-safe figures."""
+"""Shared matplotlib style for publication-ready, colour-blind-safe figures (scenario figures in
+:mod:`apopsim.report.figures` and synergy figures in :mod:`apopsim.synergy.plots`)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,54 @@
+"""The engine: integrate a model, knowing no biology.
+
+A run is: optional pre-equilibration of the untreated cell to steady state
+(:mod:`~apopsim.engine.steady_state`), then treatment from ``t = 0`` h with piecewise integration
+between schedule events and threshold events located between outputs
+(:mod:`~apopsim.engine.segments`). Times are in hours; drug inputs are parameters in nM.
+
+The pieces, each small and passed in rather than switched on by flags:
+
+* :mod:`~apopsim.engine.compiler`: model -> generated right-hand side, exact Jacobian and the
+  frozen variants (numba), cached on disk per model structure;
+* :mod:`~apopsim.engine.options`: :class:`SolverOptions`, :class:`PreequilibrationOptions`,
+  :class:`ThresholdEvent`;
+* :mod:`~apopsim.engine.registry`: the back-end protocol and the registry of back ends by name;
+* :mod:`~apopsim.engine.backends`: the built-in back ends (``"scipy"``: LSODA/BDF/Radau, the
+  reference; ``"roadrunner"``: libRoadRunner's CVODE) and the per-structure instance cache;
+* :mod:`~apopsim.engine.trajectory`: :class:`Trajectory`, the one-cell result.
+
+Drug names are resolved outside the engine (:mod:`apopsim.cell`, the drug catalogue).
+"""
+
+from apopsim.engine.backends import integrator_for, make_integrator
+from apopsim.engine.compiler import CompiledModel, compile_model
+from apopsim.engine.options import PreequilibrationOptions, SolverOptions, ThresholdEvent
+from apopsim.engine.registry import Backend, backend_names, get_backend, register_backend
+from apopsim.engine.segments import Schedule, integrate_segments
+from apopsim.engine.steady_state import (
+    conservation_laws,
+    newton_polish,
+    preequilibrate,
+    relative_rate,
+)
+from apopsim.engine.trajectory import Trajectory
+
+__all__ = [
+    "Backend",
+    "CompiledModel",
+    "PreequilibrationOptions",
+    "Schedule",
+    "SolverOptions",
+    "ThresholdEvent",
+    "Trajectory",
+    "backend_names",
+    "compile_model",
+    "conservation_laws",
+    "get_backend",
+    "integrate_segments",
+    "integrator_for",
+    "make_integrator",
+    "newton_polish",
+    "preequilibrate",
+    "register_backend",
+    "relative_rate",
+]

@@ -1,0 +1,161 @@
+"""Chunks of work and what each cell ends with: pre-equilibrate a block of cells, treat a block
+under one condition; one :class:`Fate` per cell and condition."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+import numpy as np
+
+from apopsim.engine import (
+    PreequilibrationOptions,
+    SolverOptions,
+    ThresholdEvent,
+    compile_model,
+    get_backend,
+    integrate_segments,
+    integrator_for,
+    preequilibrate,
+)
+from apopsim.errors import ApopsimError, SimulationError
+from apopsim.model import Model
+
+
+class Fate(enum.IntEnum):
+    """What became of one cell under one condition (stored as ``int8`` arrays).
+
+    ``DIED``: died during the run (time of death known). ``SURVIVED``: alive at the end of the
+    run. ``DEAD_UNTREATED``: already dead in its own untreated steady state, so not a live cell at
+    treatment start (excluded from fractions). ``FAILED``: its simulation failed (pre-equilibration
+    or treatment, after a retry); excluded from fractions and reported.
+    """
+
+    DIED = 0
+    SURVIVED = 1
+    DEAD_UNTREATED = 2
+    FAILED = 3
+
+    @property
+    def label(self) -> str:
+        """Lower-case name as written to ``deaths.csv``: ``died``, ``survived``,
+        ``dead_untreated`` or ``failed``."""
+        return self.name.lower()
+
+
+#: Fate labels indexed by :class:`Fate` value (``FATE_LABELS[Fate.DIED] == "died"``).
+FATE_LABELS: tuple[str, ...] = tuple(f.label for f in Fate)
+
+
+@dataclass(frozen=True)
+class PreeqTask:
+    """Pre-equilibrate a block of cells (untreated)."""
+
+    model: Model
+    solver: SolverOptions
+    preeq: PreequilibrationOptions
+    param_names: tuple[str, ...]
+    param_values: np.ndarray  # (n, p)
+    species_idx: tuple[int, ...]
+    species_values: np.ndarray  # (n, s) amounts
+    untreated: dict[str, float]
+    cells: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class TreatTask:
+    """Treat a block of pre-equilibrated cells under one condition."""
+
+    model: Model
+    solver: SolverOptions
+    param_names: tuple[str, ...]
+    param_values: np.ndarray  # (n, p)
+    y0: np.ndarray  # (n, n_state)
+    doses: dict[str, float]  # model symbol -> nM at t = 0
+    schedule: tuple[tuple[float, dict[str, float]], ...]
+    times: np.ndarray
+    readouts: tuple[str, ...]
+    event: ThresholdEvent  # the death rule: variable, threshold, direction, after
+    condition: int
+    cells: tuple[int, ...]
+
+
+@dataclass
+class PreeqResult:
+    cells: tuple[int, ...]
+    y0: np.ndarray
+    errors: dict[int, str]
+
+
+@dataclass
+class TreatResult:
+    condition: int
+    cells: tuple[int, ...]
+    fate: np.ndarray  # (n_cells,) int8 Fate values
+    death_h: np.ndarray  # time of death (h after treatment); NaN unless fate is DIED
+    traces: np.ndarray  # (n_cells, n_readouts, n_times) float32
+    errors: dict[int, str]
+    retried: int = 0
+
+
+def run_preeq_task(task: PreeqTask) -> PreeqResult:
+    """Pre-equilibrate each cell of ``task``; failures are recorded per cell."""
+    cm = compile_model(task.model)
+    y0 = np.tile(task.model.initial, (len(task.cells), 1))
+    y0[:, list(task.species_idx)] = task.species_values
+    errors: dict[int, str] = {}
+    opts = task.preeq
+    for i, cell in enumerate(task.cells):
+        if not opts.enabled:
+            continue
+        p = cm.param_vector({**dict(zip(task.param_names, task.param_values[i])),
+                             **task.untreated})
+        try:
+            y0[i], _ = preequilibrate(cm, task.solver, y0[i], p, opts)
+        except ApopsimError as exc:
+            errors[cell] = f"pre-equilibration: {exc}"
+            y0[i] = np.nan
+    return PreeqResult(task.cells, y0, errors)
+
+
+def run_treat_task(task: TreatTask) -> TreatResult:
+    """Treat each cell of ``task``; each solver failure is retried once, then recorded."""
+    cm = compile_model(task.model)
+    integ = integrator_for(cm, task.solver)
+    retry_solver = get_backend(task.solver.engine).retry_options(task.solver)
+    n, nt = len(task.cells), len(task.times)
+    death = np.full(n, np.nan)
+    fate = np.full(n, Fate.FAILED, dtype=np.int8)
+    traces = np.full((n, len(task.readouts), nt), np.nan, dtype=np.float32)
+    errors: dict[int, str] = {}
+    retried = 0
+
+    for i, cell in enumerate(task.cells):
+        if not np.all(np.isfinite(task.y0[i])):
+            errors[cell] = "not pre-equilibrated"
+            continue
+        values = {**dict(zip(task.param_names, task.param_values[i])), **task.doses}
+        tr = None
+        for attempt, solver in enumerate((task.solver, retry_solver)):
+            try:
+                it = integ if attempt == 0 else integrator_for(cm, solver)
+                tr = integrate_segments(cm, it, task.y0[i], values, list(task.schedule),
+                                        task.times, event=task.event)
+                break
+            except SimulationError as exc:
+                retried += attempt == 0
+                if attempt == 1:
+                    errors[cell] = str(exc)
+        if tr is None:
+            continue
+        if task.event.crossed(tr[task.event.variable][0]):  # dead untreated: not a live cell
+            fate[i] = Fate.DEAD_UNTREATED
+            continue
+        crossing = tr.meta["crossing_h"]
+        if np.isfinite(crossing):
+            fate[i], death[i] = Fate.DIED, crossing
+        else:
+            fate[i] = Fate.SURVIVED
+        for j, name in enumerate(task.readouts):
+            traces[i, j] = tr[name]
+    return TreatResult(task.condition, task.cells, fate, death, traces, errors, retried)

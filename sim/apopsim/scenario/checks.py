@@ -1,0 +1,129 @@
+"""Turning pydantic's errors into located messages, and checking names against the model."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import ValidationError
+
+from apopsim.errors import ModelError
+from apopsim.scenario.schema import Scenario
+from apopsim.scenario.yaml_io import _fmt_loc, _locate
+
+_UNION_MEMBERS = ("float", "constrained-float", "str", "int", "bool", "LogDoses")
+_CONSTRAINTS = ("finite_number", "greater_than", "greater_than_equal", "less_than",
+                "less_than_equal")
+
+
+def _pydantic_problems(exc: ValidationError) -> list[tuple[tuple, str]]:
+    """``(field path, message)`` per problem, with union noise folded.
+
+    A value that fits none of a union's forms yields one error per form: errors under a deeper
+    path (the form the user evidently meant) win over shallow type mismatches at its parent, and
+    the type mismatches left at one path are merged into one "expected ..." message.
+    """
+    raw = []
+    for err in exc.errors():
+        # pydantic puts union member names (e.g. 'list[...]') into the path: drop those
+        loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and (
+            "[" in p or p in _UNION_MEMBERS)))
+        value = err.get("input")
+        got = f" (got {value!r})" if not isinstance(value, dict | list) else ""
+        raw.append((loc, err["type"], err["msg"], got))
+    deep = {loc for loc, *_ in raw}
+    # a value that broke a constraint of one form (e.g. finite, >= 0) was meant as that form:
+    # type mismatches of the other forms at that path are noise
+    meant = {loc for loc, kind, *_ in raw if kind in _CONSTRAINTS}
+    out: dict[tuple, list[str]] = {}
+    for loc, kind, msg, got in raw:
+        mismatch = kind.endswith("_type") or kind in ("model_attributes_type", "dict_type")
+        has_deeper = any(d[:len(loc)] == loc and len(d) > len(loc) for d in deep)
+        if mismatch and (has_deeper or loc in meant):
+            continue
+        out.setdefault(loc, []).append(f"{msg}{got}")
+    problems = []
+    for loc, msgs in out.items():
+        msgs = list(dict.fromkeys(msgs))
+        valid = [m for m in msgs if m.startswith("Input should be a valid ")]
+        if len(valid) > 1:
+            kinds = [m.removeprefix("Input should be a valid ").split(" (got")[0].split(",")[0]
+                     .replace("dictionary or instance of LogDoses",
+                              "mapping {from_nM, to_nM, n} of log-spaced doses")
+                     for m in valid]
+            got = valid[0][valid[0].find(" (got"):] if " (got" in valid[0] else ""
+            msgs = [m for m in msgs if m not in valid]
+            msgs.insert(0, f"expected a {' or a '.join(kinds)}{got}")
+        problems += [(loc, m) for m in msgs]
+    return problems
+
+
+def _summarise(problems: list[tuple[str, str]]) -> str:
+    n = len(problems)
+    head = f"invalid scenario: {n} problem{'s' if n > 1 else ''}"
+    return head + "".join(f"\n  {loc}: {msg}" for loc, msg in problems)
+
+
+def check_against_model(scenario: Scenario, lines: dict, where: str) -> list[tuple[str, str]]:
+    """Problems with names in ``scenario`` given its model (empty list if none)."""
+    from apopsim.library import apply_context, catalogue, contexts, load_model
+
+    def at(*loc: Any) -> str:
+        line = _locate(lines, loc)
+        return f"{where}:{line} {_fmt_loc(loc)}" if line else f"{where} {_fmt_loc(loc)}"
+
+    problems: list[tuple[str, str]] = []
+    try:
+        model = load_model(scenario.model, base=scenario.base_dir)
+    except ModelError as exc:
+        return [(at("model"), str(exc))]
+    if scenario.context is not None:
+        if scenario.context not in contexts():
+            problems.append((at("context"), f"unknown cell context {scenario.context!r}; known: "
+                             f"{', '.join(sorted(contexts())) or 'none'}"))
+        else:
+            try:
+                model = apply_context(model, scenario.context)
+            except ModelError as exc:
+                problems.append((at("context"), str(exc)))
+    for k in scenario.overrides.parameters:
+        if k not in model.parameters:
+            problems.append((at("overrides", "parameters", k), f"model {model.name!r} has no "
+                             f"parameter {k!r}"))
+    for k in scenario.overrides.initial_nM:
+        if k not in model.state:
+            problems.append((at("overrides", "initial_nM", k), f"model {model.name!r} has no "
+                             f"species {k!r}"))
+    cat = catalogue()
+    for name in scenario.drugs:
+        drug = cat.get(name)
+        symbol = drug.symbol if drug else name
+        if drug is None and symbol not in model.drug_inputs:
+            problems.append((at("drugs", name), f"unknown drug {name!r}; the catalogue has "
+                             f"{', '.join(cat.names())}"))
+        elif symbol not in model.parameters:
+            problems.append((at("drugs", name), f"model {model.name!r} has no input for drug "
+                             f"{name!r}; its drug inputs are {', '.join(model.drug_inputs)}"))
+    for i, e in enumerate(scenario.schedule):
+        if e.drug not in scenario.drugs:
+            problems.append((at("schedule", i, "drug"), f"drug {e.drug!r} is scheduled but not "
+                             f"listed under 'drugs' ({', '.join(scenario.drugs) or 'none'})"))
+    known = set(model.observables)
+    for i, s in enumerate(scenario.readouts.species):
+        if s not in known:
+            problems.append((at("readouts", "species", i), f"model {model.name!r} has no "
+                             f"species or rule variable {s!r}"))
+    if scenario.population is not None:
+        import fnmatch
+
+        pop = scenario.population
+        for field_name, names in (("vary_parameters", list(model.parameters)),
+                                  ("vary_species", list(model.state))):
+            for i, pat in enumerate(getattr(pop, field_name)):
+                if not any(fnmatch.fnmatchcase(n, pat) for n in names):
+                    problems.append((at("population", field_name, i), f"{pat!r} matches no "
+                                     f"{'parameter' if 'param' in field_name else 'species'} "
+                                     f"of model {model.name!r}"))
+    if scenario.readouts.death.variable not in known:
+        problems.append((at("readouts", "death", "variable"), "model has no variable "
+                         f"{scenario.readouts.death.variable!r} for the death rule"))
+    return problems
