@@ -12,9 +12,9 @@ import pandas as pd
 import pytest
 
 import apopsim
+from apopsim._io import json_safe, strict_json
 from apopsim.cli import _summary_table
 from apopsim.population import FATE_LABELS, Fate
-from apopsim.runner import json_safe, strict_json
 from apopsim.scenario import Scenario
 
 #: A toy cell (independent of the shipped models): x turns over (steady state ksyn/kdeg = 10 nM),

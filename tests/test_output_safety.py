@@ -42,7 +42,7 @@ class _FakeResult:
     wall_time_s = 0.01
     failures: list = []
 
-    def write(self, outdir, *, plots: bool = True) -> Path:
+    def write(self, outdir, *, plots: bool = True, progress: bool | None = None) -> Path:
         with atomic_output_dir(outdir) as tmp:
             (tmp / "summary.csv").write_text("new\n")
         return Path(outdir)
