@@ -104,7 +104,7 @@ def test_export_sbml_is_valid(tmp_path):
     assert doc.checkConsistency() == 0 or all(
         doc.getError(i).getSeverity() < libsbml.LIBSBML_SEV_ERROR
         for i in range(doc.getNumErrors()))
-    assert doc.getModel().getNumSpecies() == len(apopsim.load_model("bcl2_core").state)
+    assert doc.getModel().getNumSpecies() == len(apopsim.load_model("bcl2_core").species)
 
 
 @pytest.mark.skipif(shutil.which("apopsim", path=os.path.dirname(sys.executable)) is None,

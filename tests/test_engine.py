@@ -124,9 +124,10 @@ def test_crossing_time_is_independent_of_output_spacing_and_freezing():
     so = SolverOptions(rtol=1e-8, atol=1e-10)
     y0, _ = preequilibrate(cm, so, m.initial, cm.param_vector(untreated_parameters(m)))
     integ = make_integrator(cm, so)
-    doses = {"lisaftoclax": 100.0, "hht": 50.0}
+    doses = {"lisaftoclax": 100.0, "hht": 200.0}  # kills the nominal cell within 24 h
     fine = integrate_segments(cm, integ, y0, doses, [], np.arange(0, 24.001, 0.005))
     f = fine["cleaved_PARP_fraction"]
+    assert f.max() > 0.5  # the cell does die: the test is not vacuous
     i = int(np.argmax(f > 0.5))
     truth = fine.times_h[i - 1] + (0.5 - f[i - 1]) * 0.005 / (f[i] - f[i - 1])
     record = ThresholdEvent("cleaved_PARP_fraction", 0.5, after="continue")

@@ -180,6 +180,40 @@ def _cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_margins(args: argparse.Namespace) -> int:
+    from apopsim._io import atomic_output_dir, reserve_output_dir
+    from apopsim.errors import ApopsimError
+    from apopsim.library import contexts
+    from apopsim.margins import plot_margins, survival_margins
+
+    known = contexts()
+    if args.context not in known:
+        raise ApopsimError(f"unknown cell context {args.context!r}; known: "
+                           f"{', '.join(sorted(known))}")
+    model = args.model or next(
+        (m for m in known[args.context].get("models", []) if m != "p53"), None)
+    if model is None:
+        raise ApopsimError(f"context {args.context!r} names no model with a death rule; "
+                           "give --model")
+    outdir = args.outdir or f"results/margins_{args.context}"
+    names = [n.strip() for n in args.parameters.split(",") if n.strip()] \
+        if args.parameters else None
+    with reserve_output_dir(outdir, overwrite=args.overwrite) as target:
+        df = survival_margins(model, args.context, names, max_fold=args.max_fold,
+                              rel_tol=args.rel_tol)
+        with atomic_output_dir(target, overwrite=args.overwrite) as tmp:
+            df.to_csv(tmp / "margins.csv", index=False)
+            plot_margins(df, tmp / "margins.png", title=f"{model} / {args.context}",
+                         max_fold=args.max_fold)
+    view = df.assign(fold_down=df["fold_down"].map(lambda x: f"{x:.3g}"),
+                     fold_up=df["fold_up"].map(lambda x: f"{x:.3g}"))
+    print(f"untreated {model} / {args.context}: fold change of each synthesis rate at which the "
+          f"cell dies (nan: alive over 1/{args.max_fold:g}..{args.max_fold:g})")
+    print(view.to_string(index=False))
+    print(f"\nwrote {target}/margins.csv and margins.png")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (exposed for documentation and tests)."""
     from apopsim import __version__
@@ -227,6 +261,20 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--sbml", required=True, help="output SBML file")
     e.add_argument("--context", help="apply a named cell context")
     e.set_defaults(func=_cmd_export)
+
+    mg = sub.add_parser("margins", help="how far each synthesis rate can move before the "
+                        "untreated cell of a context dies")
+    mg.add_argument("context", help="cell context (models/contexts.yaml)")
+    mg.add_argument("--model", help="model (default: the context's first model)")
+    mg.add_argument("--parameters", help="comma-separated parameters (default: every ksyn_*)")
+    mg.add_argument("--max-fold", type=float, default=20.0,
+                    help="search range 1/F..F (fold; default 20)")
+    mg.add_argument("--rel-tol", type=float, default=0.02,
+                    help="relative precision of each fold (default 0.02)")
+    mg.add_argument("-o", "--outdir", help="output folder (default results/margins_<context>)")
+    mg.add_argument("--overwrite", action="store_true",
+                    help="replace OUTDIR even if apopsim did not write it")
+    mg.set_defaults(func=_cmd_margins)
 
     from apopsim.synergy import cli as synergy_cli
 

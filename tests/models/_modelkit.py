@@ -49,8 +49,9 @@ def at(times, traj, name: str, t: float) -> float:
 
 
 def untreated_state(model):
-    """Pre-equilibrated untreated state (amounts, in model.species order)."""
+    """Pre-equilibrated untreated state (amounts, in model.state order: species, then rate-rule
+    variables such as ``committed``)."""
     traj = apopsim.simulate(model, [0.0], **TIGHT)
-    return np.array([traj[s][0] for s in model.species])
+    return np.array(traj.meta["final_state"], dtype=float)
 
 

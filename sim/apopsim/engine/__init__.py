@@ -23,7 +23,7 @@ from apopsim.engine.backends import integrator_for, make_integrator
 from apopsim.engine.compiler import CompiledModel, compile_model
 from apopsim.engine.options import PreequilibrationOptions, SolverOptions, ThresholdEvent
 from apopsim.engine.registry import Backend, backend_names, get_backend, register_backend
-from apopsim.engine.segments import Schedule, integrate_segments
+from apopsim.engine.segments import Schedule, integrate_segments, watched_values
 from apopsim.engine.steady_state import (
     conservation_laws,
     newton_polish,
@@ -51,4 +51,5 @@ __all__ = [
     "preequilibrate",
     "register_backend",
     "relative_rate",
+    "watched_values",
 ]

@@ -128,6 +128,14 @@ def integrate_segments(
                       dict(meta or {}, final_state=y, crossing_h=crossing))
 
 
+def watched_values(cm: CompiledModel, idx: int, amounts: np.ndarray, p: np.ndarray
+                   ) -> np.ndarray:
+    """Values of variable ``idx`` (:meth:`CompiledModel.marker_index`) for states ``amounts``
+    (n_times, n_state) with parameters ``p``: a species' concentration or a rule's value."""
+    rules = cm.observe(np.zeros(len(amounts)), amounts, p) if idx >= len(cm.model.state) else {}
+    return _watched(cm, idx, amounts, p, rules)
+
+
 def _watched(cm: CompiledModel, idx: int, amounts: np.ndarray, p: np.ndarray,
              rules: dict[str, np.ndarray]) -> np.ndarray:
     """Values of the watched variable ``idx`` (:meth:`CompiledModel.marker_index`):

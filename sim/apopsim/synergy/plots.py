@@ -3,10 +3,10 @@
 All functions take a :class:`~apopsim.synergy.analysis.BlockResult` (or summary tables), write a
 PNG through :func:`apopsim.report.style.save` inside the shared
 :func:`apopsim.report.style.style`, and return the path.  Matrix plots put drug 1 on the x axis
-and drug 2 on the y axis, on an evenly spaced dose-index grid labelled with the doses in the data's concentration unit.  Responses use
-the perceptually uniform ``RESPONSE_CMAP`` (viridis); synergy scores use the diverging
-``SYNERGY_CMAP`` (blue = antagonism, red = synergy) centred on 0; lines use the Okabe–Ito
-palette.
+and drug 2 on the y axis, on an evenly spaced dose-index grid labelled with the doses in the
+data's concentration unit.  Responses use the perceptually uniform ``RESPONSE_CMAP``
+(viridis); synergy scores use the diverging ``SYNERGY_CMAP`` (blue = antagonism, red =
+synergy) centred on 0; lines use the Okabe–Ito palette.
 """
 
 from __future__ import annotations
