@@ -139,3 +139,34 @@ def test_sbml_export_round_trip(tmp_path):
     assert m2.state == m.state
     assert m2.parameters["ksyn_MCL1"] == pytest.approx(m.parameters["ksyn_MCL1"])
     np.testing.assert_allclose(m2.initial, m.initial)
+
+
+def test_jacobian_of_a_hill_term_is_finite_at_zero(write_model):
+    """d/dx x^n/(K^n + x^n) with a symbolic n: sympy writes it with a division by x, which used
+    to raise ZeroDivisionError wherever the species was absent (x = 0)."""
+    import numpy as np
+
+    from apopsim.engine import compile_model
+
+    path = write_model("""
+        model hill
+          compartment cell = 2;
+          species X in cell = 0, Y in cell = 0;
+          n = 2.5; K = 3; k = 1; kd = 0.1;
+          J0: -> X; 1;
+          J1: -> Y; k * X^n / (K^n + X^n);
+          J2: Y -> ; kd * Y;
+        end
+    """)
+    m = apopsim.load_model(path)
+    cm = compile_model(m)
+    p = cm.param_vector()
+    jac = cm.jac(0.0, np.zeros(len(m.state)), p)
+    assert np.all(np.isfinite(jac))
+    y = np.array([1.4 if s == "X" else 0.0 for s in m.state])  # 0.7 nM in a size-2 cell
+    i, j = m.state.index("Y"), m.state.index("X")
+    h = 1e-6
+    step = np.zeros_like(y)
+    step[j] = h
+    fd = (cm.rhs(0.0, y + step, p)[i] - cm.rhs(0.0, y - step, p)[i]) / (2 * h)
+    assert cm.jac(0.0, y, p)[i, j] == pytest.approx(fd, rel=1e-6)

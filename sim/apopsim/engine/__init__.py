@@ -30,6 +30,7 @@ from apopsim.engine.steady_state import (
     preequilibrate,
     relative_rate,
 )
+from apopsim.engine.stiff import NumbaBackend  # noqa: F401 - registers engine "numba"
 from apopsim.engine.trajectory import Trajectory
 
 __all__ = [

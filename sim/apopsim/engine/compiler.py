@@ -28,7 +28,7 @@ from sympy.printing.pycode import PythonCodePrinter
 from apopsim._io import cache_dir
 from apopsim.model import TIME, Model
 
-CODEGEN_VERSION = "5"
+CODEGEN_VERSION = "7"
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,11 @@ class CompiledModel:
     for a rising marker, ``lo > hi`` for a falling one. The band comes from a
     :class:`~apopsim.engine.options.ThresholdEvent`: the cell is frozen once its fate is decided.
     (The Jacobian omits the switch's own derivative; it only guides Newton iterations.)
+
+    ``jac_sparse_stop(t, y, p, idx, lo, hi, out)`` writes the structurally non-zero entries of
+    ``jac_stop`` into ``out`` (length ``jac_nonzeros``) in row-major order; ``jac_pattern`` holds
+    their (row, column) indices: the sparse form used by the compiled stiff integrator
+    (:mod:`apopsim.engine.stiff`).
     """
 
     model: Model
@@ -55,6 +60,8 @@ class CompiledModel:
     rhs_stop: Callable | None = None
     jac_stop: Callable | None = None
     autonomous: bool = True
+    jac_sparse_stop: Callable | None = None
+    jac_pattern: tuple[np.ndarray, np.ndarray] | None = None
 
     def marker_index(self, name: str) -> int:
         """Index of a state or rule variable for ``rhs_stop``'s marker (rules after states)."""
@@ -78,7 +85,9 @@ def compile_model(model: Model) -> CompiledModel:
     key = (model.structure_hash(), _jit_enabled())
     if key not in _COMPILED:
         _COMPILED[key] = _compile_structure(key[0], model, key[1])
-    return CompiledModel(model, *_COMPILED[key], autonomous=_autonomous(model))
+    *fns, sparse_stop, rows, cols = _COMPILED[key]
+    return CompiledModel(model, *fns, autonomous=_autonomous(model),
+                         jac_sparse_stop=sparse_stop, jac_pattern=(rows, cols))
 
 
 def _autonomous(model: Model) -> bool:
@@ -107,7 +116,8 @@ def _compile_structure(key: str, model: Model, jit: bool):
     mod = importlib.util.module_from_spec(spec)
     sys.modules[name] = mod
     spec.loader.exec_module(mod)
-    fns = ("rhs", "jac", "marker", "freeze", "rhs_stop", "jac_stop")
+    fns = ("rhs", "jac", "marker", "freeze", "rhs_stop", "jac_stop", "jac_sparse",
+           "jac_sparse_stop")
     if jit:
         import numba
 
@@ -118,8 +128,11 @@ def _compile_structure(key: str, model: Model, jit: bool):
         y, p = np.ones(len(model.state)), np.ones(len(param_names))
         mod.rhs_stop(0.0, y, p, 0, 1e300, 2e300)
         mod.jac_stop(0.0, y, p, 0, 1e300, 2e300)
+        mod.jac_sparse_stop(0.0, y, p, 0, 1e300, 2e300, np.empty(mod.JAC_NNZ))
+    rows = np.array(mod.JAC_ROWS, dtype=np.int64)
+    cols = np.array(mod.JAC_COLS, dtype=np.int64)
     return (mod.rhs, mod.jac, mod.observe, param_names, mod.JAC_NNZ, mod.rhs_stop,
-            mod.jac_stop)
+            mod.jac_stop, mod.jac_sparse_stop, rows, cols)
 
 
 def _symbols(model: Model, param_names: tuple[str, ...]):
@@ -174,6 +187,18 @@ def _block(assign: list[tuple[str, sp.Expr]], printer) -> list[str]:
     return [f"    {lhs} = {printer.doprint(rhs)}" for lhs, rhs in assign]
 
 
+def _fold_powers(d: sp.Expr) -> sp.Expr:
+    """sympy differentiates ``x**n`` (symbolic ``n``) as ``n*x**n/x``, which divides by zero at
+    ``x = 0`` (a Hill term of a species that is absent): fold such terms back into
+    ``n*x**(n - 1)``. Forced (assumptions ignored): states and parameters are non-negative
+    amounts, concentrations and rate constants. Only expressions with a symbolic power are
+    touched (mass action is left as it is)."""
+    if not any(not a.exp.is_Number for a in d.atoms(sp.Pow)):
+        return d
+    d = sp.expand_power_base(sp.powdenest(d, force=True), force=True)
+    return sp.powsimp(d, combine="exp", force=True)
+
+
 def generate_source(model: Model, param_names: tuple[str, ...]) -> tuple[str, int]:
     """Python source of ``rhs``, ``jac`` and ``observe`` for ``model``; also the Jacobian nnz."""
     y, p, dy, full = derivatives(model, param_names)
@@ -199,7 +224,7 @@ def generate_source(model: Model, param_names: tuple[str, ...]) -> tuple[str, in
     entries = []
     for i, e in enumerate(dy):
         for j in sorted(e.free_symbols & set(y), key=lambda s: int(str(s)[1:])):
-            d = sp.diff(e, j)
+            d = _fold_powers(sp.diff(e, j))
             if d != 0:
                 entries.append((i, int(str(j)[1:]), d))
     lines += ["", "", "def jac(t, y, p):"]
@@ -210,6 +235,12 @@ def generate_source(model: Model, param_names: tuple[str, ...]) -> tuple[str, in
     lines.append(f"    J = numpy.zeros(({n}, {n}))")
     lines += [f"    J[{i}, {j}] = {printer.doprint(e)}" for (i, j, _), e in zip(entries, exprs)]
     lines.append("    return J")
+    # the same entries in sparse form (row-major; JAC_ROWS / JAC_COLS below)
+    lines += ["", "", "def jac_sparse(t, y, p, out):"]
+    lines += unpack("y", y) + unpack("p", p)
+    lines += _block([(str(s), e) for s, e in reps], printer)
+    lines += [f"    out[{k}] = {printer.doprint(e)}" for k, e in enumerate(exprs)]
+    lines.append("    return out")
 
     # observables: vectorised over time with numpy
     npp = NumPyPrinter({"fully_qualified_modules": True})
@@ -260,6 +291,17 @@ def generate_source(model: Model, param_names: tuple[str, ...]) -> tuple[str, in
         "        J *= f",
         "    return J",
     ]
-    lines += ["", "", f"JAC_NNZ = {len(entries)}", ""]
+    lines += [
+        "", "",
+        "def jac_sparse_stop(t, y, p, idx, lo, hi, out):",
+        "    jac_sparse(t, y, p, out)",
+        "    f = freeze(t, y, p, idx, lo, hi)",
+        "    if f < 1.0:",
+        "        out *= f",
+        "    return out",
+    ]
+    lines += ["", "", f"JAC_NNZ = {len(entries)}",
+              f"JAC_ROWS = ({''.join(f'{i}, ' for i, _, _ in entries)})",
+              f"JAC_COLS = ({''.join(f'{j}, ' for _, j, _ in entries)})", ""]
 
     return "\n".join(lines), len(entries)
