@@ -107,23 +107,25 @@ def test_dataframe(aml):
     assert len(df) == 3
 
 
-def test_crossing_time_is_independent_of_output_spacing_and_freezing():
-    """The death time is located on a fine grid, so coarse outputs and freezing do not move it."""
+def _preequilibrated_cell():
+    """The nominal flagship cell (bcl2_core, aml_mcl1_dependent) at its untreated steady state:
+    compiled model, an LSODA back end (rtol 1e-8, atol 1e-10 nM) and the state."""
     from apopsim.cell import untreated_parameters
-    from apopsim.engine import (
-        SolverOptions,
-        ThresholdEvent,
-        compile_model,
-        integrate_segments,
-        make_integrator,
-        preequilibrate,
-    )
+    from apopsim.engine import SolverOptions, compile_model, make_integrator, preequilibrate
 
     m = apopsim.load_model("bcl2_core", context="aml_mcl1_dependent")
     cm = compile_model(m)
     so = SolverOptions(rtol=1e-8, atol=1e-10)
     y0, _ = preequilibrate(cm, so, m.initial, cm.param_vector(untreated_parameters(m)))
     integ = make_integrator(cm, so)
+    return cm, integ, y0
+
+
+def test_crossing_time_is_independent_of_output_spacing_and_freezing():
+    """The death time is located on a fine grid, so coarse outputs and freezing do not move it."""
+    from apopsim.engine import ThresholdEvent, integrate_segments
+
+    cm, integ, y0 = _preequilibrated_cell()
     doses = {"lisaftoclax": 100.0, "hht": 200.0}  # kills the nominal cell within 24 h
     fine = integrate_segments(cm, integ, y0, doses, [], np.arange(0, 24.001, 0.005))
     f = fine["cleaved_PARP_fraction"]
@@ -164,21 +166,9 @@ def test_engines_agree_through_the_apoptotic_switch():
 def test_threshold_event_directions_and_stop():
     """A falling event fires when its variable drops below the threshold; ``stop`` holds the
     state of the crossing time; a freeze band in the event's direction is required."""
-    from apopsim.cell import untreated_parameters
-    from apopsim.engine import (
-        SolverOptions,
-        ThresholdEvent,
-        compile_model,
-        integrate_segments,
-        make_integrator,
-        preequilibrate,
-    )
+    from apopsim.engine import ThresholdEvent, integrate_segments
 
-    m = apopsim.load_model("bcl2_core", context="aml_mcl1_dependent")
-    cm = compile_model(m)
-    so = SolverOptions(rtol=1e-8, atol=1e-10)
-    y0, _ = preequilibrate(cm, so, m.initial, cm.param_vector(untreated_parameters(m)))
-    integ = make_integrator(cm, so)
+    cm, integ, y0 = _preequilibrated_cell()
     doses = {"lisaftoclax": 100.0, "hht": 50.0}
     times = np.arange(0, 24.001, 0.5)
     free = integrate_segments(cm, integ, y0, doses, [], times)

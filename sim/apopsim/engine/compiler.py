@@ -19,6 +19,7 @@ import sys
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
+from types import ModuleType
 
 import numpy as np
 import sympy as sp
@@ -100,22 +101,28 @@ def _autonomous(model: Model) -> bool:
 _COMPILED: dict[tuple[str, bool], tuple] = {}
 
 
-def _compile_structure(key: str, model: Model, jit: bool):
-    param_names = tuple(model.parameters) + tuple(model.boundary_species)
-    name = f"apopsim_gen_{key}_{CODEGEN_VERSION}"
+def generated_module(name: str, source: Callable[[], str]) -> ModuleType:
+    """Import the generated module ``name`` from the cache folder, first writing it there
+    (atomically, from ``source()``) if it is not cached yet."""
     path = cache_dir() / f"{name}.py"
     if not path.is_file():
-        source, nnz = generate_source(model, param_names)
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{name}.", suffix=".py")
         with os.fdopen(fd, "w") as fh:
-            fh.write(source)
+            fh.write(source())
         os.replace(tmp, path)
     spec = importlib.util.spec_from_file_location(name, path)
     assert spec and spec.loader
     mod = importlib.util.module_from_spec(spec)
     sys.modules[name] = mod
     spec.loader.exec_module(mod)
+    return mod
+
+
+def _compile_structure(key: str, model: Model, jit: bool):
+    param_names = tuple(model.parameters) + tuple(model.boundary_species)
+    mod = generated_module(f"apopsim_gen_{key}_{CODEGEN_VERSION}",
+                           lambda: generate_source(model, param_names)[0])
     fns = ("rhs", "jac", "marker", "freeze", "rhs_stop", "jac_stop", "jac_sparse",
            "jac_sparse_stop")
     if jit:

@@ -22,11 +22,7 @@ back end :class:`NumbaBackend` (``engine: numba``) wraps it behind the back-end 
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import inspect
-import os
-import sys
-import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 from types import ModuleType
@@ -35,7 +31,7 @@ from typing import TYPE_CHECKING
 import numba
 import numpy as np
 
-from apopsim._io import cache_dir
+from apopsim.engine.compiler import generated_module
 from apopsim.engine.registry import Freeze, register_backend
 from apopsim.errors import SimulationError
 
@@ -498,26 +494,20 @@ def kernel_for(cm: CompiledModel) -> ModuleType:
     if not isinstance(cm.rhs_stop, numba.core.dispatcher.Dispatcher):
         raise ValueError("engine 'numba' needs numba's JIT (APOPSIM_JIT=0 is set)")
     name = f"apopsim_stiff_{module.removeprefix('apopsim_gen_')}_{_source_tag()}"
-    path = cache_dir() / f"{name}.py"
-    if not path.is_file():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{name}.", suffix=".py")
-        with os.fdopen(fd, "w") as fh:
-            consts = [k for k, v in globals().items() if k.lstrip("_").isupper()
-                      and isinstance(v, (int, float))]
-            names = ", ".join([*consts, "_rms"])
-            fh.write(_KERNEL_HEADER.format(module=module, names=names))
-            fh.write(lu_source(plan_for(cm)))
-            fh.write("\n\n@numba.njit(cache=True, nogil=True)\n")
-            fh.write(inspect.getsource(rodas4))
-            fh.write("\n\n@numba.njit(cache=True, nogil=True, parallel=True)\n")
-            fh.write(inspect.getsource(rodas4_many))
-        os.replace(tmp, path)
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec and spec.loader
-    mod = importlib.util.module_from_spec(spec)
-    sys.modules[name] = mod
-    spec.loader.exec_module(mod)
+    def source() -> str:
+        consts = [k for k, v in globals().items() if k.lstrip("_").isupper()
+                  and isinstance(v, (int, float))]
+        names = ", ".join([*consts, "_rms"])
+        return "".join([
+            _KERNEL_HEADER.format(module=module, names=names),
+            lu_source(plan_for(cm)),
+            "\n\n@numba.njit(cache=True, nogil=True)\n",
+            inspect.getsource(rodas4),
+            "\n\n@numba.njit(cache=True, nogil=True, parallel=True)\n",
+            inspect.getsource(rodas4_many),
+        ])
+
+    mod = generated_module(name, source)
     _KERNELS[module] = mod
     return mod
 
