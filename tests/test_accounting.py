@@ -145,33 +145,6 @@ def test_terminal_summary_shows_died_over_live(written):
     assert "over the cells that died" in text
 
 
-def test_failed_cells_have_their_own_fate(write_model, write_yaml):
-    path = write_model("""
-    model blowup()
-      x = 1;
-      k = 0.02;   // 1/(nM*h): finite-time blow-up at t = 1/(k x0) h
-      r: -> x; k * x * x;
-      cleaved_PARP_fraction := x / (x + 1000);
-    end
-    """, "blowup.ant")
-    scen = write_yaml(f"""
-    name: blowup
-    model: {path}
-    time: {{duration_h: 30, output_every_h: 1}}
-    preequilibration: {{enabled: false}}
-    population: {{n_cells: 40, vary_parameters: [k], cv: 1.0, block_size: 10}}
-    solver: {{rtol: 1.0e-6, atol: 1.0e-9}}
-    """)
-    res = apopsim.run_scenario(apopsim.load_scenario(scen), executor="serial", progress=False)
-    c = res.conditions[0]
-    failed = np.flatnonzero(c.fate == Fate.FAILED)
-    assert failed.size and sorted(c.errors) == list(failed)
-    row = res.to_dataframe().iloc[0]
-    assert row["n_failed"] == failed.size == len(res.failures)
-    assert row["n_live_at_start"] == 40 - failed.size - row["n_dead_untreated"]
-    assert set(res.deaths().loc[lambda d: d.cell.isin(failed), "fate"]) == {"failed"}
-
-
 def test_timings_and_strict_run_json(written, tmp_path):
     res, out = written
     t = res.timings

@@ -9,7 +9,7 @@ import pytest
 
 import apopsim
 from apopsim.cli import main
-from apopsim.population import SerialExecutor, Variation, run_chunks, sample_cells
+from apopsim.population import Fate, SerialExecutor, Variation, run_chunks, sample_cells
 from apopsim.scenario import Scenario
 
 
@@ -153,7 +153,14 @@ def test_solver_failures_are_reported_per_cell(write_model, write_yaml, tmp_path
     res = apopsim.run_scenario(apopsim.load_scenario(scen), executor="serial", progress=False)
     n_failed = len(res.failures)
     assert 0 < n_failed < 40
-    assert res.to_dataframe()["n_failed"].iloc[0] == n_failed
+    row = res.to_dataframe().iloc[0]
+    assert row["n_failed"] == n_failed
+    # failed cells have their own fate and are not live cells at treatment start
+    c = res.conditions[0]
+    failed = np.flatnonzero(c.fate == Fate.FAILED)
+    assert failed.size == n_failed and sorted(c.errors) == list(failed)
+    assert row["n_live_at_start"] == 40 - n_failed - row["n_dead_untreated"]
+    assert set(res.deaths().loc[lambda d: d.cell.isin(failed), "fate"]) == {"failed"}
     out = tmp_path / "out"
     assert main(["run", str(scen), "-o", str(out), "-q", "--executor", "serial"]) == 1
     run = json.loads((out / "run.json").read_text())

@@ -15,18 +15,9 @@ import apopsim
 from apopsim import scenario as scen
 from apopsim.cli import main
 from apopsim.scenario import load_scenario
+from test_scenario import GOOD
 
-BASE = """\
-name: t
-model: bcl2_core
-context: aml_mcl1_dependent
-drugs:
-  lisaftoclax: [0, 100]
-  hht: 50
-time: {duration_h: 24, output_every_h: 1}
-readouts:
-  species: [MCL1_total]
-"""
+BASE = GOOD  # the valid scenario of test_scenario.py
 
 
 def _edit(old: str, new: str) -> str:

@@ -9,11 +9,9 @@ denominator of every apoptotic fraction.
 
 from __future__ import annotations
 
-import contextlib
 import platform
 import sys
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -34,41 +32,12 @@ from apopsim.population import (
     sample_cells,
     summarise_traces,
 )
+from apopsim.progress import Phases, progress_bar
 from apopsim.results import ConditionResult, ScenarioResult
 from apopsim.scenario import Population, Scenario, check_work
 
-__all__ = ["ConditionResult", "Phases", "ScenarioResult", "condition_name", "provenance",
+__all__ = ["ConditionResult", "ScenarioResult", "condition_name", "provenance",
            "run_scenario", "scenario_model"]
-
-
-def _show(progress: bool | None) -> bool:
-    """Progress output on stderr: as asked, or (None) only when stderr is a terminal."""
-    return sys.stderr.isatty() if progress is None else bool(progress)
-
-
-class Phases:
-    """Times named phases into ``timings`` (s); when shown, one status line per phase on stderr:
-    ``apopsim: <label> ... <seconds> s``."""
-
-    def __init__(self, timings: dict[str, float], progress: bool | None) -> None:
-        self.timings = timings
-        self.show = _show(progress)
-
-    @contextlib.contextmanager
-    def __call__(self, key: str, label: str, *, show: bool = True) -> Iterator[None]:
-        show = show and self.show
-        if show:
-            print(f"apopsim: {label} ...", end="", file=sys.stderr, flush=True)
-        t0 = time.perf_counter()
-        ok = False
-        try:
-            yield
-            ok = True
-        finally:
-            self.timings[key] = time.perf_counter() - t0
-            if show:
-                print(f" {self.timings[key]:.1f} s" if ok else " failed", file=sys.stderr,
-                      flush=True)
 
 
 def condition_name(doses: dict[str, float]) -> str:
@@ -146,7 +115,7 @@ def run_scenario(
     if kind == "auto":
         kind = "serial" if pop.n_cells * len(conditions) <= 64 else "processes"
     n_work = pop.n_cells * (1 + len(conditions))
-    bar = _progress_bar(n_work, progress, scenario.name)
+    bar = progress_bar(n_work, progress, scenario.name)
     address = scheduler or ex.scheduler
     dask = bool(address) or kind == "dask"
     with phase("start_workers", "connecting to Dask" if address else "starting Dask workers",
@@ -234,14 +203,6 @@ def run_scenario(
                             n_retried, timings=timings)
     result.provenance = provenance(result, kind)
     return result
-
-
-def _progress_bar(total: int, show: bool | None, desc: str):
-    """A tqdm bar on stderr, shown only when asked or (by default) when stderr is a terminal."""
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc=desc, unit="cell-run", file=sys.stderr, mininterval=0.5,
-                delay=2.0, disable=not _show(show))
 
 
 def provenance(result: ScenarioResult, executor: str) -> dict[str, Any]:

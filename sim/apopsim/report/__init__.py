@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from apopsim._io import atomic_output_dir, strict_json
+from apopsim.progress import Phases
 
 if TYPE_CHECKING:
     from apopsim.report.synergy import ScenarioSynergy
@@ -72,7 +73,6 @@ def write_report(result: ScenarioResult, outdir: str | Path, *, plots: bool = Tr
     """
     from apopsim.report.doseresponse import dose_series, fit_dose_response
     from apopsim.report.synergy import grid_drugs, scenario_synergy, write_synergy
-    from apopsim.runner import Phases
 
     outdir = Path(outdir)
     t0 = time.perf_counter()
