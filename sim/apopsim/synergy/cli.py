@@ -17,15 +17,7 @@ import contextlib
 import sys
 import warnings
 
-# The option choices are spelled out here so that building the parser (``apopsim --help``) does
-# not import pandas/scipy; tests/test_cli_robustness.py checks they equal the library's
-# ``analysis.METHODS``, ``data.OUT_OF_RANGE``, ``methods.LOEWE_UNDEFINED``, ``REFERENCES`` and
-# ``ZIP_VARIANTS``.
-METHODS: tuple[str, ...] = ("bliss", "hsa", "loewe", "zip", "ci", "musyc")
-OUT_OF_RANGE: tuple[str, ...] = ("keep", "clip", "baseline", "baseline_part")
-LOEWE_UNDEFINED: tuple[str, ...] = ("nan", "weaker_emax", "hsa", "synergyfinder")
-REFERENCES: tuple[str, ...] = ("observed", "fitted")
-ZIP_VARIANTS: tuple[str, ...] = ("sf2", "sf3")
+from .flags import add_arguments
 
 DESCRIPTION = """\
 Compute Bliss, HSA, Loewe, ZIP, Chou-Talalay CI and MuSyC synergy for every block of a
@@ -55,70 +47,7 @@ def configure_parser(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
         action="store_true",
         help="replace OUTDIR even if it is a non-empty folder apopsim did not write",
     )
-    p.add_argument(
-        "--data-type",
-        choices=("viability", "inhibition"),
-        default=None,
-        help="what 'response' measures (default: viability, SynergyFinder's default; stated "
-        "on stderr when not given)",
-    )
-    p.add_argument(
-        "--scale",
-        choices=("percent", "fraction"),
-        default=None,
-        help="scale of 'response' (default: percent, stated on stderr when not given)",
-    )
-    p.add_argument(
-        "--methods",
-        default=",".join(METHODS),
-        help=f"comma-separated subset of {','.join(METHODS)} or 'all' (default: all)",
-    )
-    p.add_argument(
-        "--zip-variant",
-        choices=ZIP_VARIANTS,
-        default="sf3",
-        help="ZIP slice fits with free Emax (sf3, SynergyFinder 3; default) or Emax pinned at "
-        "100%% (sf2, SynergyFinder 2)",
-    )
-    p.add_argument(
-        "--reference",
-        choices=REFERENCES,
-        default="observed",
-        help="single-drug effects for Bliss/HSA: observed margins (default) or fitted Hill curves",
-    )
-    p.add_argument(
-        "--loewe-undefined",
-        choices=LOEWE_UNDEFINED,
-        default="synergyfinder",
-        help="rule for wells without a Loewe-equivalent dose (different Emax): nan, the "
-        "weaker drug's Emax, HSA, or SynergyFinder's fallback (default)",
-    )
-    p.add_argument(
-        "--out-of-range",
-        choices=OUT_OF_RANGE,
-        default="keep",
-        help="inhibition outside [0, 100]%%: keep (default), clip, or baseline-correct as "
-        "SynergyFinder's correct_baseline 'all' (baseline) or 'part' (baseline_part)",
-    )
-    p.add_argument(
-        "--effect-levels",
-        default="50,75,90",
-        help="effect levels in percent for CI and DRI (default: 50,75,90)",
-    )
-    p.add_argument(
-        "--musyc-gamma", action="store_true", help="also fit MuSyC cooperativity (gamma)"
-    )
-    p.add_argument(
-        "--bootstrap",
-        type=int,
-        default=100,
-        metavar="N",
-        help="bootstrap refits for MuSyC confidence intervals (default: 100)",
-    )
-    p.add_argument(
-        "--confidence", type=float, default=0.95, help="interval coverage (default: 0.95)"
-    )
-    p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default: 0)")
+    add_arguments(p)  # the same flags SynergyOptions.from_args reads (light module)
     p.add_argument("--no-plots", action="store_true", help="write the tables only")
     return p
 

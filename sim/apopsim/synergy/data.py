@@ -31,13 +31,12 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from .flags import DATA_TYPES, SCALES
+
 DataType = Literal["viability", "inhibition"]
 Scale = Literal["percent", "fraction"]
 OutOfRange = Literal["keep", "clip", "baseline", "baseline_part"]
 
-DATA_TYPES: tuple[str, ...] = ("viability", "inhibition")
-SCALES: tuple[str, ...] = ("percent", "fraction")
-OUT_OF_RANGE: tuple[str, ...] = ("keep", "clip", "baseline", "baseline_part")
 
 #: Columns of SynergyFinder's long format that the CSV reader requires.
 CSV_COLUMNS: tuple[str, ...] = (

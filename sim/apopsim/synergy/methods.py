@@ -24,15 +24,13 @@ import pandas as pd
 from scipy.optimize import brentq
 
 from .data import DoseMatrix
+from .flags import LOEWE_UNDEFINED, REFERENCES, ZIP_VARIANTS
 from .hill import HillFit, MedianEffectFit, fit_hill, fit_median_effect
 
 Reference = Literal["observed", "fitted"]
 LoeweUndefined = Literal["nan", "weaker_emax", "hsa", "synergyfinder"]
 ZipVariant = Literal["sf2", "sf3"]
 
-LOEWE_UNDEFINED: tuple[str, ...] = ("nan", "weaker_emax", "hsa", "synergyfinder")
-ZIP_VARIANTS: tuple[str, ...] = ("sf2", "sf3")
-REFERENCES: tuple[str, ...] = ("observed", "fitted")
 
 
 @dataclass

@@ -13,8 +13,16 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .data import DATA_TYPES, OUT_OF_RANGE, SCALES
-from .methods import LOEWE_UNDEFINED, REFERENCES, ZIP_VARIANTS
+from .flags import (
+    DATA_TYPES,
+    FLAGS,
+    LOEWE_UNDEFINED,
+    OUT_OF_RANGE,
+    REFERENCES,
+    SCALES,
+    ZIP_VARIANTS,
+    add_arguments,
+)
 from .registry import METHODS, parse_methods
 
 
@@ -187,9 +195,7 @@ class SynergyOptions:
         """Add ``--data-type, --scale, --methods, --zip-variant, --reference, --loewe-undefined,
         --out-of-range, --effect-levels (percent), --musyc-gamma, --bootstrap, --confidence,
         --seed`` to ``parser``; read them back with :meth:`from_args`."""
-        for spec in _CLI:
-            parser.add_argument(spec.flag, **spec.kwargs())
-        return parser
+        return add_arguments(parser)
 
     @classmethod
     def from_args(
@@ -211,7 +217,7 @@ class SynergyOptions:
             The message starts with the offending flag, e.g. ``"--effect-levels: ..."``.
         """
         values: dict[str, Any] = {}
-        for spec in _CLI:
+        for spec in FLAGS:
             raw = getattr(args, spec.dest)
             if raw is None and spec.assumed is not None:
                 raw = spec.assumed
@@ -225,7 +231,7 @@ class SynergyOptions:
         try:
             return cls(**values)
         except OptionError as exc:
-            flag = next((s.flag for s in _CLI if s.field == exc.field), exc.field)
+            flag = next((s.flag for s in FLAGS if s.field == exc.field), exc.field)
             raise OptionError(exc.field, f"{flag}: {exc}") from None
 
 
@@ -237,76 +243,3 @@ def _integer(name: str, value: Any) -> int:
     if isinstance(value, bool) or int(value) != value:
         raise OptionError(name, f"{name} must be an integer, got {value!r}")
     return int(value)
-
-
-def _percent_levels(text: str) -> tuple[float, ...]:
-    """``"50,75,90"`` (percent) -> ``(0.5, 0.75, 0.9)`` (fractions)."""
-    try:
-        levels = tuple(float(v) / 100.0 for v in str(text).split(",") if v.strip())
-    except ValueError:
-        raise ValueError(f"expected comma-separated percentages, got {text!r}") from None
-    if not levels or any(not 0 < x < 1 for x in levels):
-        raise ValueError("each level must lie strictly between 0 and 100 (percent)")
-    return levels
-
-
-@dataclass(frozen=True)
-class _Flag:
-    """One command-line flag of a :class:`SynergyOptions` field."""
-
-    field: str
-    flag: str
-    help: str
-    default: Any = None
-    type: Callable | None = None
-    choices: tuple[str, ...] | None = None
-    action: str | None = None
-    metavar: str | None = None
-    convert: Callable[[Any], Any] | None = None
-    assumed: str | None = None
-    assumed_why: str = ""
-
-    @property
-    def dest(self) -> str:
-        return self.flag.lstrip("-").replace("-", "_")
-
-    def kwargs(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"help": self.help, "default": self.default}
-        for key in ("type", "choices", "action", "metavar"):
-            if getattr(self, key) is not None:
-                out[key] = getattr(self, key)
-        return out
-
-
-_CLI: tuple[_Flag, ...] = (
-    _Flag("data_type", "--data-type", choices=DATA_TYPES, assumed="viability",
-          assumed_why=" (SynergyFinder's default)",
-          help="what 'response' measures (default: viability, SynergyFinder's default; stated "
-          "on stderr when not given)"),
-    _Flag("scale", "--scale", choices=SCALES, assumed="percent",
-          help="scale of 'response' (default: percent, stated on stderr when not given)"),
-    _Flag("methods", "--methods", default=",".join(METHODS),
-          help=f"comma-separated subset of {','.join(METHODS)} or 'all' (default: all)"),
-    _Flag("zip_variant", "--zip-variant", choices=ZIP_VARIANTS, default="sf3",
-          help="ZIP slice fits with free Emax (sf3, SynergyFinder 3; default) or Emax pinned at "
-          "100%% (sf2, SynergyFinder 2)"),
-    _Flag("reference", "--reference", choices=REFERENCES, default="observed",
-          help="single-drug effects for Bliss/HSA: observed margins (default) or fitted Hill "
-          "curves"),
-    _Flag("loewe_undefined", "--loewe-undefined", choices=LOEWE_UNDEFINED,
-          default="synergyfinder",
-          help="rule for wells without a Loewe-equivalent dose (different Emax): nan, the "
-          "weaker drug's Emax, HSA, or SynergyFinder's fallback (default)"),
-    _Flag("out_of_range", "--out-of-range", choices=OUT_OF_RANGE, default="keep",
-          help="inhibition outside [0, 100]%%: keep (default), clip, or baseline-correct as "
-          "SynergyFinder's correct_baseline 'all' (baseline) or 'part' (baseline_part)"),
-    _Flag("effect_levels", "--effect-levels", default="50,75,90", convert=_percent_levels,
-          help="effect levels in percent for CI and DRI (default: 50,75,90)"),
-    _Flag("musyc_gamma", "--musyc-gamma", action="store_true", default=False,
-          help="also fit MuSyC cooperativity (gamma)"),
-    _Flag("n_bootstrap", "--bootstrap", type=int, default=100, metavar="N",
-          help="bootstrap refits for MuSyC confidence intervals (default: 100)"),
-    _Flag("confidence", "--confidence", type=float, default=0.95,
-          help="interval coverage (default: 0.95)"),
-    _Flag("seed", "--seed", type=int, default=0, help="bootstrap seed (default: 0)"),
-)  # fmt: skip
