@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 OUT    ?= results/apg2575_hht
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench figures check sbml-conformance clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,22 @@ test: $(VENV)/.installed-test
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check sim tests benchmarks
+
+## check: run every claim (scenarios/, panels/, invivo/) in the fast setting and print the table
+check: $(VENV)/.installed
+	$(BIN)/apopsim check --fast -o results/check_fast --overwrite; test $$? -le 1
+
+## figures: run every claim at full size and redraw each study's headline figure (docs/figures/)
+figures: $(VENV)/.installed
+	$(BIN)/apopsim check --figures docs/figures -o results/check --overwrite; test $$? -le 1
+
+## sbml-conformance: SBML Test Suite semantic time courses, apopsim vs libRoadRunner. Default: the
+## 87 vendored cases; SBML_TEST_SUITE=<checkout of sbmlteam/sbml-test-suite> runs all of them.
+SBML_TEST_SUITE ?=
+sbml-conformance: $(VENV)/.installed-test
+	$(BIN)/python benchmarks/sbml_conformance.py \
+	    $(if $(SBML_TEST_SUITE),$(SBML_TEST_SUITE)/cases/semantic,tests/data/sbml_test_suite/cases.tar.xz) \
+	    --out results/sbml_conformance.csv
 
 bench: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/bench_population.py

@@ -4,9 +4,12 @@
 The same workload (one model, a two-drug dose grid, the same heterogeneous cells, the same death
 rule) runs through
 
-* apopsim: ``apopsim.run_scenario(scenario)`` with its default executor (worker processes on all
-  cores), default solver (scipy LSODA, compiled RHS and exact Jacobian, rtol 1e-6, atol 1e-9 nM),
-  pre-equilibration shared across doses and each cell stopped once it is dead;
+* apopsim: ``apopsim.run_scenario(scenario)`` with the engine of ``--engine`` (default: the
+  scenario schema's default; ``numba``: the compiled Rodas4, cells in parallel threads through
+  ``integrate_many``; ``scipy``: LSODA with the compiled RHS and exact Jacobian), rtol 1e-6,
+  atol 1e-9 nM, the executor of ``--executor`` (default ``auto``), pre-equilibration shared
+  across doses and each cell stopped once it is dead; ``--vs-scipy`` also times the scipy engine
+  in the same run;
 * a plain libRoadRunner loop in this process: the exported SBML is loaded once; per cell its
   parameters are set and it is pre-equilibrated untreated once; per condition ``reset()``, the
   pre-equilibrated amounts, the doses, ``simulate`` over the whole horizon, the same death rule.
@@ -19,7 +22,10 @@ runs at the tolerances given (default: its defaults); libRoadRunner, whose absol
 scaled by species magnitude, gets the loosest rtol on a ladder whose max and median errors are
 both within 2x of apopsim's (``--rr-rtol`` fixes it instead).
 
-Printed: wall times, their ratio (roadrunner / apopsim; > 1 means apopsim is faster), each
+Printed: wall and CPU times (this process and its workers), their ratios (roadrunner / apopsim;
+> 1 means apopsim is faster), CPU per cell-run, on the numba engine the distance from the floor
+(steps and factorisations counted in this process, so with ``--executor serial``: flops of one
+sparse LU + 6 solves per step, and their time at the kernel's measured speed), each
 engine's error against the reference, the largest difference in apoptotic fraction between the two
 (exit status 1 if above ``--max-fraction-diff``, default 0.01), throughput, and the peak memory of
 a separate 8x8 x 1000-cell apopsim run (whole process tree, measured in a subprocess).
@@ -104,6 +110,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                     "magnitude inside libRoadRunner)")
     ap.add_argument("--workers", type=int, default=None,
                     help="apopsim worker processes (default: apopsim's default, all cores)")
+    ap.add_argument("--engine", default=None,
+                    help="apopsim engine: numba (compiled Rodas4, cells in threads) or scipy "
+                    "(LSODA); default: the scenario schema's default engine")
+    ap.add_argument("--executor", default="auto", choices=("auto", "serial", "processes"),
+                    help="apopsim executor (serial: one process; with numba its cells run in "
+                    "parallel threads)")
+    ap.add_argument("--vs-scipy", action="store_true",
+                    help="also time apopsim on scipy LSODA (same executor), same run")
     ap.add_argument("--acc-cells", type=int, default=20, help="cells in the accuracy subset")
     ap.add_argument("--repeat", type=int, default=1,
                     help="timed repetitions of both engines (order alternates; medians reported)")
@@ -151,10 +165,14 @@ class Workload:
     seed: int
     rtol: float
     atol: float
+    engine: str = "scipy"
+    executor: str = "auto"
     notes: list[str] = field(default_factory=list)
 
-    def scenario(self, n_cells: int | None = None, **extra: Any):
+    def scenario(self, n_cells: int | None = None, engine: str | None = None, **extra: Any):
         from apopsim.scenario import Scenario
+
+        engine = engine or self.engine
 
         spec = {
             "name": "bench_population",
@@ -165,9 +183,10 @@ class Workload:
             "design": "grid",
             "time": {"duration_h": self.hours, "output_every_h": self.every},
             "readouts": {"species": [], "death": {"variable": DEATH_VARIABLE, "threshold": 0.5}},
-            "solver": {"engine": "scipy", "method": "LSODA", "rtol": self.rtol,
-                       "atol": self.atol},
+            "solver": {"engine": engine, "method": "LSODA" if engine == "scipy" else None,
+                       "rtol": self.rtol, "atol": self.atol},
             "population": {"n_cells": n_cells or self.cells},
+            "execution": {"executor": self.executor},
             "seed": self.seed,
             **extra,
         }
@@ -176,7 +195,7 @@ class Workload:
     def to_json(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in (
             "model_name", "context", "overrides", "drugs", "doses", "cells", "hours", "every",
-            "seed", "rtol", "atol")}
+            "seed", "rtol", "atol", "engine", "executor")}
 
 
 def _smoke(model_name: str, context: str | None, overrides: dict[str, float]) -> None:
@@ -259,7 +278,15 @@ def choose_workload(args: argparse.Namespace) -> Workload:
         [0.0, 100.0] if args.quick else _log_doses(1.0, 1000.0, n_doses))
     d = SolverOptions()
     return Workload(name, context, overrides, drugs, (doses_a, doses_b), args.cells, args.hours,
-                    args.every, args.seed, args.rtol or d.rtol, args.atol or d.atol, notes)
+                    args.every, args.seed, args.rtol or d.rtol, args.atol or d.atol,
+                    args.engine or _default_engine(), args.executor, notes)
+
+
+def _default_engine() -> str:
+    """The engine a scenario gets when it names none (the schema's ``Solver.engine``)."""
+    from apopsim.scenario.schema import Solver
+
+    return Solver().engine
 
 
 @dataclass
@@ -400,13 +427,23 @@ class RoadRunnerLoop:
             rr.simulate(0.0, window, 2)
             t += window
             y = np.asarray(rr.model.getFloatingSpeciesAmounts())
-            dy = np.asarray(rr.getRatesOfChange())
+            # species only: getRatesOfChange() also lists rate-rule variables
+            dy = np.asarray(rr.getRatesOfChange())[self._species_rates()]
             floor = max(1e-6 * float(np.max(np.abs(y))), 1e-12)
             if float(np.max(np.abs(dy) / np.maximum(np.abs(y), floor))) < self.pre_tol_per_h:
                 return self._state()
             self._set_state(self._state())  # flush depleted species (see _set_state)
             window = min(2 * window, self.pre_max_h - t)
         raise RuntimeError(f"cell {i}: no steady state within {self.pre_max_h:g} h")
+
+    def _species_rates(self) -> list[int]:
+        """Positions of the floating species (in getFloatingSpeciesIds order) in the state
+        vector whose rates getRatesOfChange() returns."""
+        if not hasattr(self, "_rate_pos"):
+            n = len(self.rr.getRatesOfChange())
+            ids = [self.rr.model.getStateVectorId(i) for i in range(n)]
+            self._rate_pos = [ids.index(s) for s in self.float_ids]
+        return self._rate_pos
 
     def treat(self, i: int, y_pre, doses: dict[str, float], selections: list[str]):
         """Simulate cell ``i`` from ``y_pre`` under ``doses``; the selected columns."""
@@ -492,9 +529,10 @@ class quiet_stderr:
 
 # ============================================================================ accuracy
 def apopsim_trajectory(cells: Cells, i: int, k: int, rtol: float, atol: float,
-                       pre_tol_per_h: float = 1e-6):
-    """Cell ``i`` under condition ``k`` through apopsim's engine (the code the population runner
-    uses: pre-equilibrate, then integrate_segments), without stopping at death."""
+                       pre_tol_per_h: float = 1e-6, engine: str = "scipy"):
+    """Cell ``i`` under condition ``k`` through apopsim's engine ``engine`` (the code the
+    population runner uses: pre-equilibrate, then integrate_segments), without stopping at
+    death."""
     from apopsim.engine import (
         PreequilibrationOptions,
         SolverOptions,
@@ -506,7 +544,7 @@ def apopsim_trajectory(cells: Cells, i: int, k: int, rtol: float, atol: float,
 
     model = cells.model
     cm = compile_model(model)
-    solver = SolverOptions(rtol=rtol, atol=atol)
+    solver = SolverOptions(engine=engine, rtol=rtol, atol=atol)
     untreated = {d: 0.0 for d in model.drug_inputs}
     params = cells.cell_params(i)
     y, _ = preequilibrate(cm, solver, cells.y0(i), cm.param_vector({**params, **untreated}),
@@ -574,8 +612,10 @@ def run_accuracy(cells: Cells, wl: Workload, n_acc: int, rr_rtol: float | None,
                 "max_death_time_error_h": float(max(dts)) if dts else 0.0,
                 "fate_mismatches": int(fate)}
 
-    ap = summarise({key: apopsim_trajectory(cells, *key, wl.rtol, wl.atol) for key in ref})
-    log(f"  apopsim   rtol {wl.rtol:g} atol {wl.atol:g}: max error {ap['max_error']:.2e}")
+    ap = summarise({key: apopsim_trajectory(cells, *key, wl.rtol, wl.atol, engine=wl.engine)
+                    for key in ref})
+    log(f"  apopsim ({wl.engine}) rtol {wl.rtol:g} atol {wl.atol:g}: max error "
+        f"{ap['max_error']:.2e}")
 
     def rr_errors(rtol: float, atol: float) -> dict[str, float]:
         loop = RoadRunnerLoop(cells, rtol, atol)
@@ -618,12 +658,13 @@ def run_accuracy(cells: Cells, wl: Workload, n_acc: int, rr_rtol: float | None,
 
 
 # ============================================================================ timed runs
-def time_apopsim(wl: Workload, workers: int | None) -> dict[str, Any]:
+def time_apopsim(wl: Workload, workers: int | None, engine: str | None = None
+                 ) -> dict[str, Any]:
     import numpy as np
 
     import apopsim
 
-    s = wl.scenario()
+    s = wl.scenario(engine=engine)
     c0 = _cpu()
     t0 = time.perf_counter()
     res = apopsim.run_scenario(s, progress=False, workers=workers)
@@ -634,7 +675,7 @@ def time_apopsim(wl: Workload, workers: int | None) -> dict[str, Any]:
     return {"wall_s": wall, "cpu_s": cpu, "death": death,
             "fractions": [c.apoptotic_fraction(t_end)[0] for c in res.conditions],
             "failed": len(res.failures), "retried": res.n_retried,
-            "executor": res.provenance.get("executor")}
+            "executor": res.provenance.get("executor"), "timings": res.timings}
 
 
 def _cpu() -> float:
@@ -642,6 +683,95 @@ def _cpu() -> float:
     own = resource.getrusage(resource.RUSAGE_SELF)
     kids = resource.getrusage(resource.RUSAGE_CHILDREN)
     return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+
+
+def warm_up(wl: Workload, log) -> None:
+    """Compile (or load from the disk cache) everything apopsim's timed run needs, as
+    ``compile_model`` is before libRoadRunner's loop is timed: a 2-cell run of the same
+    scenario in this process (the numba kernels compile once per model structure, 30-60 s cold,
+    then load from ~/.cache/apopsim in about a second)."""
+    import apopsim
+
+    t0 = time.perf_counter()
+    apopsim.run_scenario(wl.scenario(n_cells=2), progress=False, executor="serial")
+    log(f"warm-up ({wl.engine}, 2 cells, serial): {time.perf_counter() - t0:.1f} s")
+
+
+class StepCounter:
+    """Counts the numba engine's steps, factorisations and RHS calls in this process while
+    active (a context manager), for the distance from the floor. Worker processes are not
+    counted: use ``--executor serial`` for the floor."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.totals = [0.0, 0.0, 0.0]  # accepted steps, factorisations, RHS calls
+        self.calls = 0
+
+    def __enter__(self):
+        if not self.enabled:
+            return self
+        from apopsim.engine.stiff import NumbaBackend
+
+        counter = self
+        self._saved = (NumbaBackend.integrate, NumbaBackend.integrate_many)
+        integrate, many = self._saved
+
+        def counted(backend, *a, **k):
+            try:
+                return integrate(backend, *a, **k)
+            finally:
+                counter.add(backend.last_stats[None, :])
+
+        def counted_many(backend, *a, **k):
+            out = many(backend, *a, **k)
+            counter.add(backend.last_many_stats)
+            return out
+
+        NumbaBackend.integrate, NumbaBackend.integrate_many = counted, counted_many
+        return self
+
+    def add(self, stats) -> None:
+        self.calls += 1
+        for j, col in enumerate((0, 3, 2)):
+            self.totals[j] += float(stats[:, col].sum())
+
+    def __exit__(self, *exc) -> bool:
+        if self.enabled:
+            from apopsim.engine.stiff import NumbaBackend
+
+            NumbaBackend.integrate, NumbaBackend.integrate_many = self._saved
+        return False
+
+    def floor(self, cells: Cells, n_cell_runs: int, cpu_per_run_s: float, log
+              ) -> dict[str, Any] | None:
+        """Per cell-run: steps, factorisations, the flops of one sparse LU + 6 solves per
+        factorisation (Rodas4's linear algebra) and its time at the kernel's measured speed
+        (``bench_stiff.step_breakdown``), against the measured CPU per cell-run."""
+        if not self.enabled or not self.totals[1]:
+            return None
+        import bench_stiff
+        import numpy as np
+
+        from apopsim.cell import untreated_parameters
+        from apopsim.engine import compile_model
+        from apopsim.engine.stiff import plan_for
+
+        cm = compile_model(cells.model)
+        plan = plan_for(cm)
+        n_acc, n_fac, n_f = (v / n_cell_runs for v in self.totals)
+        flops = (plan.factor_flops + 6 * plan.solve_flops) * n_fac
+        p = cm.param_vector({**cells.cell_params(0), **untreated_parameters(cells.model)})
+        bd = bench_stiff.step_breakdown(cm, np.asarray(cells.y0(0), dtype=float), p)
+        la_s = (bd["lu"] + 6 * bd["solve"]) * n_fac * 1e-6
+        parts_s = la_s + (bd["jac"] * n_fac + bd["rhs"] * n_f) * 1e-6
+        out = {"steps_per_run": n_acc, "factorisations_per_run": n_fac, "rhs_per_run": n_f,
+               "nnz_lu": plan.nnz, "flops_per_step": plan.factor_flops + 6 * plan.solve_flops,
+               "mflop_per_run": flops / 1e6, "linear_algebra_ms_per_run": 1e3 * la_s,
+               "step_pieces_ms_per_run": 1e3 * parts_s, "cpu_ms_per_run": 1e3 * cpu_per_run_s,
+               "times_floor": cpu_per_run_s / la_s, "step_us": bd}
+        log(f"  floor: {out['mflop_per_run']:.2f} Mflop/cell-run, LU+solves "
+            f"{out['linear_algebra_ms_per_run']:.2f} ms of {out['cpu_ms_per_run']:.2f} ms")
+        return out
 
 
 def time_roadrunner(wl: Workload, cells: Cells, rtol: float, atol: float) -> dict[str, Any]:
@@ -810,14 +940,21 @@ def _main(args: argparse.Namespace, log) -> int:
     acc = run_accuracy(cells, wl, args.acc_cells, args.rr_rtol, args.rr_atol, log)
     rr_rtol, rr_atol = acc["rr_rtol"], acc["rr_atol"]
 
-    runs_a, runs_r = [], []
+    warm_up(wl, log)
+    runs_a, runs_r, runs_s = [], [], []
+    steps = StepCounter(wl.engine == "numba")
     for rep in range(args.repeat):
-        order = ("apopsim", "roadrunner") if rep % 2 == 0 else ("roadrunner", "apopsim")
+        order = ["apopsim", "roadrunner"] + (["scipy"] if args.vs_scipy else [])
+        order = order[rep % len(order):] + order[:rep % len(order)]
         for eng in order:
             log(f"timed run {rep + 1}/{args.repeat}: {eng} ...")
             if eng == "apopsim":
-                runs_a.append(time_apopsim(wl, args.workers))
-                log(f"  apopsim {runs_a[-1]['wall_s']:.2f} s")
+                with steps:
+                    runs_a.append(time_apopsim(wl, args.workers))
+                log(f"  apopsim ({wl.engine}) {runs_a[-1]['wall_s']:.2f} s")
+            elif eng == "scipy":
+                runs_s.append(time_apopsim(wl, args.workers, engine="scipy"))
+                log(f"  apopsim (scipy) {runs_s[-1]['wall_s']:.2f} s")
             else:
                 runs_r.append(time_roadrunner(wl, cells, rr_rtol, rr_atol))
                 log(f"  roadrunner {runs_r[-1]['wall_s']:.2f} s")
@@ -851,6 +988,7 @@ def _main(args: argparse.Namespace, log) -> int:
         "accuracy": acc,
         "apopsim": {"wall_s": wall_a, "runs_s": [r["wall_s"] for r in runs_a],
                     "cpu_s": statistics.median(r["cpu_s"] for r in runs_a),
+                    "engine": wl.engine, "timings": runs_a[-1]["timings"],
                     "failed": runs_a[-1]["failed"], "retried": runs_a[-1]["retried"],
                     "executor": runs_a[-1]["executor"],
                     "workers": (args.workers or os.cpu_count())
@@ -860,6 +998,13 @@ def _main(args: argparse.Namespace, log) -> int:
                        "load_s": statistics.median(r["load_s"] for r in runs_r),
                        "failed": runs_r[-1]["failed"], "rtol": rr_rtol, "atol": rr_atol},
         "ratio": wall_r / wall_a,
+        "cpu_ratio": statistics.median(r["cpu_s"] for r in runs_r)
+        / statistics.median(r["cpu_s"] for r in runs_a),
+        "scipy": {"wall_s": statistics.median(r["wall_s"] for r in runs_s),
+                  "cpu_s": statistics.median(r["cpu_s"] for r in runs_s),
+                  "runs_s": [r["wall_s"] for r in runs_s]} if runs_s else None,
+        "floor": steps.floor(cells, n_runs * args.repeat, statistics.median(
+            r["cpu_s"] for r in runs_a) / n_runs, log),
         "max_abs_fraction_diff": dfrac,
         "fate_differences": fate_diff,
         "max_death_time_diff_h": dt_max,
@@ -877,7 +1022,13 @@ def _main(args: argparse.Namespace, log) -> int:
 
 
 def _procs(a: dict) -> str:
-    return f"{a['workers']} proc" if a["executor"] == "processes" else str(a["executor"])
+    if a["executor"] == "processes":
+        return f"{a['workers']} proc"
+    return "1 proc, threads" if a.get("engine") == "numba" else str(a["executor"])
+
+
+def _engine_label(a: dict) -> str:
+    return {"scipy": "LSODA+numba", "numba": "Rodas4"}.get(a.get("engine"), a.get("engine"))
 
 
 def print_report(res: dict, wl: Workload, n_runs: int, args: argparse.Namespace) -> None:
@@ -899,7 +1050,7 @@ def print_report(res: dict, wl: Workload, n_runs: int, args: argparse.Namespace)
         *(f"NOTE: {n}" for n in w["notes"]),
         "",
         f"{'':34s}{'apopsim':>16s}{'roadrunner loop':>18s}",
-        f"{'engine':34s}{'LSODA+numba, ' + _procs(a):>16s}"
+        f"{'engine':34s}{_engine_label(a) + ', ' + _procs(a):>16s}"
         f"{'CVODE, 1 process':>18s}",
         f"{'rtol / atol (nominal)':34s}{wl.rtol:>8.0e} /{wl.atol:>6.0e}"
         f"{r['rtol']:>10.0e} /{r['atol']:>6.0e}",
@@ -935,11 +1086,35 @@ def print_report(res: dict, wl: Workload, n_runs: int, args: argparse.Namespace)
         "roadrunner ladder: " + ", ".join(f"rtol {e['rtol']:g}: {e['max_error']:.1e}"
                                           for e in acc["ladder"]),
     ]
+    t = a.get("timings") or {}
+    lines.append(f"apopsim ({a.get('engine')}) phases, last run: " + ", ".join(
+        f"{k} {v:.2f} s" for k, v in t.items() if k in ("preequilibration", "treatment")))
+    lines.append(f"CPU per cell-run (pre-equilibration shared, included): apopsim "
+                 f"{1e3 * a['cpu_s'] / n_runs:.2f} ms, roadrunner loop "
+                 f"{1e3 * r['cpu_s'] / n_runs:.2f} ms")
+    sc = res.get("scipy")
+    if sc:
+        lines.append(f"apopsim on scipy LSODA, same run, same executor: wall {sc['wall_s']:.2f} s, "
+                     f"CPU {sc['cpu_s']:.2f} s ({1e3 * sc['cpu_s'] / n_runs:.2f} ms per "
+                     f"cell-run); ratio scipy / {a.get('engine')}: "
+                     f"{sc['wall_s'] / a['wall_s']:.2f} wall, {sc['cpu_s'] / a['cpu_s']:.2f} CPU")
+    fl = res.get("floor")
+    if fl:
+        lines.append(
+            f"floor (numba, counted in this process): per cell-run {fl['steps_per_run']:.0f} "
+            f"steps, {fl['factorisations_per_run']:.0f} factorisations, "
+            f"{fl['rhs_per_run']:.0f} RHS calls; sparse LU {fl['nnz_lu']} non-zeros, "
+            f"{fl['flops_per_step']} flops per step (LU + 6 solves) = "
+            f"{fl['mflop_per_run']:.2f} Mflop per cell-run; at the kernel's measured speed "
+            f"the LU + solves take {fl['linear_algebra_ms_per_run']:.2f} ms and all step pieces "
+            f"(+ Jacobian, RHS) {fl['step_pieces_ms_per_run']:.2f} ms, against "
+            f"{fl['cpu_ms_per_run']:.2f} ms CPU measured: {fl['times_floor']:.1f}x the floor")
     m = res["memory"]
     if m and "error" not in m:
         lines += [
             f"memory run ({len(wl.doses[0])}x{len(wl.doses[1])} x {m['n_cells']} cells, apopsim "
-            f"default executor): peak RSS of process tree {m['peak_tree_rss_mb']:.0f} MB "
+            f"{wl.engine}, executor {wl.executor}): peak RSS of process tree "
+            f"{m['peak_tree_rss_mb']:.0f} MB "
             f"(PSS {m['peak_tree_pss_mb']:.0f} MB; up to {m['max_processes']} processes); "
             f"ru_maxrss main {m['ru_maxrss_self_mb']:.0f} MB, largest worker "
             f"{m['ru_maxrss_largest_child_mb']:.0f} MB; wall {m['wall_s']:.1f} s "

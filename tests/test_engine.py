@@ -234,3 +234,88 @@ def test_solve_ivp_methods_have_a_work_bound():
     integ = make_integrator(cm, SolverOptions(method="BDF", max_steps=5))
     with pytest.raises(SimulationError, match="excess work"):
         integ.integrate(model.initial, cm.param_vector(), np.linspace(0, 1000, 3))
+
+
+def test_numba_engine_is_listed_but_loaded_only_when_used():
+    """``apopsim.engine`` does not import the numba back end (numba's parallel machinery) until
+    an engine "numba" is asked for; ``backend_names()`` lists it all the same."""
+    import subprocess
+    import sys
+
+    code = ("import sys, apopsim.engine as e\n"
+            "assert 'numba' in e.backend_names(), e.backend_names()\n"
+            "assert 'apopsim.engine.stiff' not in sys.modules\n"
+            "assert e.get_backend('numba').name == 'numba'\n"
+            "assert 'apopsim.engine.stiff' in sys.modules\n"
+            "assert e.backend_names().count('numba') == 1\n")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def _three_cells(model):
+    """The compiled model, and untreated parameter vectors of three different cells."""
+    from apopsim.cell import untreated_parameters
+    from apopsim.engine import compile_model
+
+    cm = compile_model(model)
+    base = cm.param_vector(untreated_parameters(model))
+    ksyn = [i for i, k in enumerate(cm.param_names) if k.startswith("ksyn_")]
+    ps = np.array([base] * 3)
+    ps[1, ksyn] *= 0.8
+    ps[2, ksyn] *= 1.25
+    return cm, ps
+
+
+@pytest.fixture(scope="module")
+def bcl2_core():
+    """The built-in bcl2_core (its numba kernel is shared with test_stiff.py)."""
+    return apopsim.load_model("bcl2_core", context="aml_mcl1_dependent")
+
+
+@pytest.mark.parametrize("engine", ["scipy", "numba"])
+def test_batched_preequilibration_matches_one_cell_at_a_time(bcl2_core, engine):
+    """``preequilibrate_many`` gives each cell what ``preequilibrate`` gives it alone (exactly
+    on scipy, which integrates cell by cell; to rounding on numba's threads)."""
+    from apopsim.engine import SolverOptions, preequilibrate, preequilibrate_many
+
+    cm, ps = _three_cells(bcl2_core)
+    so = SolverOptions(engine=engine)
+    y0s = np.array([bcl2_core.initial] * 3)
+    ys, hours, errors = preequilibrate_many(cm, so, y0s, ps)
+    assert errors == [None] * 3
+    for c in range(3):
+        y, h = preequilibrate(cm, so, y0s[c], ps[c])
+        np.testing.assert_allclose(ys[c], y, rtol=1e-12, atol=1e-15)
+        assert hours[c] == h
+
+
+@pytest.mark.parametrize("engine", ["scipy", "numba"])
+def test_batched_segments_match_one_cell_at_a_time(bcl2_core, engine):
+    """``integrate_segments_many`` (one solver call per segment for all cells) gives each cell
+    its ``integrate_segments`` result: schedule, frozen death, and a failed cell reported as
+    its message, not raised."""
+    from apopsim.engine import (
+        SolverOptions,
+        ThresholdEvent,
+        integrate_segments,
+        integrate_segments_many,
+        make_integrator,
+        preequilibrate_many,
+    )
+
+    cm, ps = _three_cells(bcl2_core)
+    so = SolverOptions(engine=engine, rtol=1e-8, atol=1e-10)
+    y0s, _, _ = preequilibrate_many(cm, so, np.array([bcl2_core.initial] * 3), ps)
+    doses = {"lisaftoclax": 100.0, "hht": 200.0}
+    values = [{**dict(zip(cm.param_names, p)), **doses} for p in ps]
+    sched = [(24.0, {"hht": 0.0})]
+    event = ThresholdEvent("cleaved_PARP_fraction", 0.5, after="freeze")
+    integ = make_integrator(cm, so)
+    many = integrate_segments_many(cm, integ, y0s, values, sched, TIMES, event=event)
+    for c in range(3):
+        one = integrate_segments(cm, integ, y0s[c], values[c], sched, TIMES, event=event)
+        np.testing.assert_allclose(many[c].values, one.values, rtol=1e-12, atol=1e-15)
+        assert many[c].meta["crossing_h"] == pytest.approx(one.meta["crossing_h"], abs=1e-9)
+    assert any(np.isfinite(t.meta["crossing_h"]) for t in many)  # a cell dies
+    failing = make_integrator(cm, SolverOptions(engine=engine, method=None, max_steps=1))
+    out = integrate_segments_many(cm, failing, y0s, values, sched, TIMES, event=event)
+    assert all(isinstance(r, str) and "failed" in r for r in out)

@@ -80,3 +80,137 @@ def test_unsupported_elements_are_refused_by_name(write_model):
     """, "ev.ant")
     with pytest.raises(ModelError, match="event"):
         apopsim.load_model(path)
+
+
+def test_initial_assignments_reach_parameters_compartments_and_boundary_species(write_model):
+    model = apopsim.load_model(write_model("""
+        model ia
+          compartment cell;
+          cell = 2 * base;
+          base = 1.5;
+          species A in cell = 4, $B in cell;
+          B = kb * 3;
+          kb = 2;
+          k2 = k1 * 10;
+          k1 = 0.1;
+          J: A -> ; k2 * A * B;
+          t0 = time + 1;
+        end
+    """, "ia.ant"))
+    assert model.parameters["cell"] == pytest.approx(3.0)
+    assert model.parameters["k2"] == pytest.approx(1.0)
+    assert model.parameters["t0"] == pytest.approx(1.0)  # time is 0 at the start
+    assert model.boundary_species["B"] == pytest.approx(6.0)
+    assert model.initial_concentrations()["A"] == pytest.approx(4.0)
+    changed = model.with_overrides({"k1": 0.2, "base": 1.0})
+    assert changed.parameters["k2"] == pytest.approx(2.0)  # re-evaluated
+    assert changed.parameters["cell"] == pytest.approx(2.0)
+    pinned = model.with_overrides({"k2": 5.0, "k1": 1.0})
+    assert pinned.parameters["k2"] == 5.0  # an explicit value wins over the assignment
+
+
+def test_math_names_and_reaction_ids_in_math(write_model):
+    model = apopsim.load_model(write_model("""
+        model mathy
+          species A = 1;
+          J0: A -> ; k * A;
+          k = 0.5;
+          flux := J0;
+          angles := acos(0.5) + asin(0.5) + atan(1) + ceil(0.2) + floor(1.7);
+        end
+    """, "mathy.ant"))
+    off = apopsim.PreequilibrationOptions(enabled=False)
+    traj = apopsim.simulate(model, [0.0, 1.0], preequilibration=off, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(traj["flux"], 0.5 * traj["A"], rtol=1e-9)
+    expected = np.arccos(0.5) + np.arcsin(0.5) + np.arctan(1) + 1 + 1
+    np.testing.assert_allclose(traj["angles"], expected, rtol=1e-12)
+
+
+_SBML_HEAD = ('<?xml version="1.0" encoding="UTF-8"?>\n<sbml xmlns="http://www.sbml.org/sbml/'
+              'level3/version1/core" level="3" version="1"><model id="m">')
+
+
+def _sbml(body: str) -> str:
+    return _SBML_HEAD + body + "</model></sbml>"
+
+
+_COMP = ('<listOfCompartments><compartment id="c" size="1" constant="true"/>'
+         '</listOfCompartments>')
+_SPECIES = ('<listOfSpecies><species id="A" compartment="c" initialAmount="2" '
+            'hasOnlySubstanceUnits="false" boundaryCondition="false" constant="false"/>'
+            '<species id="B" compartment="c" initialAmount="0" hasOnlySubstanceUnits="false" '
+            'boundaryCondition="false" constant="false"/></listOfSpecies>')
+_PARAMS = ('<listOfParameters><parameter id="k" value="0.3" constant="true"/>'
+           '<parameter id="n" value="3" constant="true"/></listOfParameters>')
+_REACTION = ('<listOfReactions><reaction id="R" reversible="false" fast="false">'
+             '<listOfReactants>'
+             '<speciesReference id="sA" species="A" stoichiometry="1" constant="true"/>'
+             '</listOfReactants><listOfProducts><speciesReference species="B" '
+             'stoichiometry="1" constant="true"/></listOfProducts><kineticLaw><math '
+             'xmlns="http://www.w3.org/1998/Math/MathML"><apply><times/><ci>k</ci><ci>A</ci>'
+             '</apply></math></kineticLaw></reaction></listOfReactions>')
+
+
+def test_constant_assigned_stoichiometry_is_honoured_and_its_inputs_pinned():
+    ia = ('<listOfInitialAssignments><initialAssignment symbol="sA"><math xmlns='
+          '"http://www.w3.org/1998/Math/MathML"><ci>n</ci></math></initialAssignment>'
+          '</listOfInitialAssignments>')
+    model = load_sbml_text(_sbml(_COMP + _SPECIES + _PARAMS + ia + _REACTION))
+    assert model.reactions[0].reactants == {"A": 3.0}
+    with pytest.raises(ModelError, match="stoichiometry"):
+        model.with_overrides({"n": 2.0})
+
+
+def test_conversion_factor_scales_the_species_change():
+    body = _COMP + _SPECIES + _PARAMS + _REACTION
+    body = body.replace('<species id="B" compartment="c"',
+                        '<species id="B" conversionFactor="n" compartment="c"')
+    model = load_sbml_text(_sbml(body))
+    assert model.reactions[0].products == {"B": 3.0}
+
+
+@pytest.mark.parametrize("change, message", [
+    (('fast="false"', 'fast="true"'), "fast reaction 'R'"),
+    (('</listOfParameters>', '</listOfParameters><listOfRules><assignmentRule variable="sA">'
+      '<math xmlns="http://www.w3.org/1998/Math/MathML"><ci>n</ci></math></assignmentRule>'
+      '</listOfRules>'), "species reference 'sA'"),
+    (('</listOfParameters>', '</listOfParameters><listOfRules><rateRule variable="c">'
+      '<math xmlns="http://www.w3.org/1998/Math/MathML"><cn>1</cn></math></rateRule>'
+      '</listOfRules>'), "compartment 'c'"),
+])
+def test_features_that_cannot_be_honoured_are_refused_by_name(change, message):
+    body = (_COMP + _SPECIES + _PARAMS + _REACTION).replace(*change)
+    if "rateRule" in change[1]:
+        body = body.replace('<compartment id="c" size="1" constant="true"/>',
+                            '<compartment id="c" size="1" constant="false"/>')
+    if "sA" in change[1]:
+        body = body.replace('id="sA" species="A" stoichiometry="1" constant="true"',
+                            'id="sA" species="A" stoichiometry="1" constant="false"')
+    with pytest.raises(ModelError, match=message):
+        load_sbml_text(_sbml(body))
+
+
+def test_rem_quotient_avogadro_and_rate_of():
+    mathml = 'xmlns="http://www.w3.org/1998/Math/MathML"'
+
+    def rule(var: str, body: str) -> str:
+        return f'<assignmentRule variable="{var}"><math {mathml}>{body}</math></assignmentRule>'
+
+    params = "".join(f'<parameter id="{p}" constant="false"/>' for p in ("r", "q", "na", "d"))
+    rules = (rule("r", "<apply><rem/><cn>-7</cn><cn>3</cn></apply>")
+             + rule("q", "<apply><quotient/><cn>-7</cn><cn>3</cn></apply>")
+             + rule("na", '<csymbol encoding="text" definitionURL="http://www.sbml.org/sbml/'
+                          'symbols/avogadro">avogadro</csymbol>')
+             + rule("d", '<apply><csymbol encoding="text" definitionURL="http://www.sbml.org/'
+                         'sbml/symbols/rateOf">rateOf</csymbol><ci>A</ci></apply>'))
+    body = (_COMP + _SPECIES + _PARAMS.replace("</listOfParameters>", params
+                                               + "</listOfParameters>")
+            + f"<listOfRules>{rules}</listOfRules>" + _REACTION.replace(' fast="false"', ""))
+    text = _sbml(body).replace("level3/version1/core\" level=\"3\" version=\"1\"",
+                               "level3/version2/core\" level=\"3\" version=\"2\"")
+    model = load_sbml_text(text)
+    off = apopsim.PreequilibrationOptions(enabled=False)
+    traj = apopsim.simulate(model, [0.0, 1.0], preequilibration=off, rtol=1e-10, atol=1e-12)
+    assert traj["r"][0] == -1.0 and traj["q"][0] == -2.0  # truncation towards zero, like C
+    assert traj["na"][0] == pytest.approx(6.02214179e23)
+    np.testing.assert_allclose(traj["d"], -0.3 * traj["A"], rtol=1e-9)  # dA/dt = -k A

@@ -245,3 +245,88 @@ def test_schedule_in_a_population_run():
     assert mcl1["wash"][i24] > 0.9 * control[i24] > 2 * mcl1["cont"][i24]
     np.testing.assert_allclose(mcl1["late"][:i5], control[:i5], rtol=1e-6)  # not yet added
     assert mcl1["late"][i24] < 0.5 * control[i24]
+
+
+def _numba(**over) -> Scenario:
+    return _scenario(solver={"engine": "numba", "rtol": 1e-8, "atol": 1e-10}, **over)
+
+
+@pytest.fixture(scope="module")
+def numba_serial():
+    """The population on the numba engine in this process (cells in parallel threads)."""
+    return apopsim.run_scenario(_numba(), executor="serial", progress=False)
+
+
+def test_numba_engine_same_result_in_worker_processes(numba_serial):
+    """Worker processes (one solver thread each, forked after this process used numba's
+    threads) give the same cells the same results."""
+    procs = apopsim.run_scenario(_numba(), executor="processes", workers=2, progress=False)
+    for a, b in zip(numba_serial.conditions, procs.conditions):
+        np.testing.assert_array_equal(a.fate, b.fate)
+        np.testing.assert_allclose(a.death_h, b.death_h, rtol=1e-12)
+        np.testing.assert_allclose(a.stats, b.stats, rtol=1e-6)  # float32 traces
+
+
+def test_numba_engine_on_a_dask_cluster(numba_serial):
+    pytest.importorskip("dask.distributed")
+    res = apopsim.run_scenario(_numba(), executor="dask", workers=2, progress=False)
+    for a, b in zip(numba_serial.conditions, res.conditions):
+        np.testing.assert_array_equal(a.fate, b.fate)
+        np.testing.assert_allclose(a.death_h, b.death_h, rtol=1e-12)
+
+
+def test_failed_numba_cells_are_retried_on_scipy(monkeypatch, numba_serial):
+    """A cell the numba engine fails is retried alone on scipy (BDF, rtol / 100): same fates;
+    if the retry fails too, the cell is reported failed."""
+    from apopsim.engine.stiff import NumbaBackend
+
+    real = NumbaBackend.integrate_many
+
+    def first_cell_fails(self, y0s, ps, times, freezes=None):
+        out, errors = real(self, y0s, ps, times, freezes)
+        if times[0] == 0.0 and len(times) > 20:  # treatment segments, not pre-equilibration
+            out[0], errors[0] = np.nan, "Rodas4 failed near t = 0 h: forced by the test"
+        return out, errors
+
+    monkeypatch.setattr(NumbaBackend, "integrate_many", first_cell_fails)
+    res = apopsim.run_scenario(_numba(), executor="serial", progress=False)
+    n_blocks = -(-24 // 7)
+    assert res.n_retried == n_blocks * len(res.conditions) and not res.failures
+    for a, b in zip(numba_serial.conditions, res.conditions):
+        np.testing.assert_array_equal(a.fate, b.fate)
+        np.testing.assert_allclose(a.death_h, b.death_h, atol=0.02)
+
+    from apopsim.engine.backends import ScipyBackend
+    from apopsim.errors import SimulationError
+
+    def scipy_fails(self, *a, **k):
+        raise SimulationError("BDF failed: forced by the test")
+
+    monkeypatch.setattr(ScipyBackend, "integrate", scipy_fails)
+    res = apopsim.run_scenario(_numba(), executor="serial", progress=False)
+    c = res.conditions[0]
+    assert sorted(c.errors) == [0, 7, 14, 21]  # the first cell of each block
+    assert all(c.fate[[0, 7, 14, 21]] == Fate.FAILED) and "forced" in c.errors[0]
+
+
+def test_quantiles_fast_path_equals_nanquantile():
+    """Whole-NaN cells (failed, dead untreated) are dropped before a vectorised quantile: the
+    same numbers as numpy's NaN-aware quantile; scattered NaNs take the general path."""
+    from apopsim.population import summarise_traces
+
+    rng = np.random.default_rng(0)
+    x = rng.random((30, 3, 11)).astype(np.float32)
+    x[[2, 17]] = np.nan
+    q = np.nanquantile(x.astype(float), [0.05, 0.25, 0.5, 0.75, 0.95], axis=0)
+    np.testing.assert_array_equal(summarise_traces(x)[2:7], q)
+    x[5, 1, 4] = np.nan
+    q = np.nanquantile(x.astype(float), [0.05, 0.25, 0.5, 0.75, 0.95], axis=0)
+    np.testing.assert_array_equal(summarise_traces(x)[2:7], q)
+
+
+def test_auto_executor_keeps_threaded_engines_in_one_process():
+    from apopsim.population import auto_executor
+
+    assert auto_executor("numba", 10_000) == "serial"  # cells in threads, nothing pickled
+    assert auto_executor("scipy", 10_000) == "processes"
+    assert auto_executor("scipy", 64) == "serial"

@@ -138,3 +138,29 @@ def test_results_module_does_no_io_and_no_plotting():
               "os", "shutil", "json")
     assert not {m for m in imported if m.startswith(banned)}
     assert not [n for n in dir(ScenarioResult) if n.startswith("write")]
+
+
+def test_timecourse_csv_holds_full_double_precision(tmp_path):
+    """timecourse.csv read back equals the library's double-precision trajectory exactly."""
+    import pandas as pd
+
+    from apopsim.engine import PreequilibrationOptions
+    from apopsim.library import load_model
+
+    model_file = scenarios_dir() / "examples" / "ligand_receptor.ant"
+    s = apopsim.Scenario.model_validate({
+        "name": "p", "model": str(model_file), "inputs": {"L": 3},
+        "time": {"duration_h": 8, "output_every_h": 1},
+        "readouts": {"species": ["L", "Ca"],
+                     "death": {"variable": "cleaved_fraction", "threshold": 0.99}},
+        "solver": {"rtol": 1e-8, "atol": 1e-10}})
+    apopsim.write_report(apopsim.run_scenario(s, progress=False), tmp_path / "out", plots=False)
+    tc = pd.read_csv(tmp_path / "out" / "timecourse.csv")
+    model = load_model(model_file)
+    y = apopsim.simulate(model, [0], rtol=1e-8, atol=1e-10).meta["final_state"]
+    y[model.state.index("L")] += 3.0
+    ref = apopsim.simulate(model, tc.time_h.unique(), y0=y, rtol=1e-8, atol=1e-10,
+                           preequilibration=PreequilibrationOptions(enabled=False))
+    for v in ("L", "Ca"):
+        np.testing.assert_allclose(tc[tc.variable == v].value.to_numpy(), ref[v], rtol=1e-15,
+                                   atol=0)

@@ -144,7 +144,7 @@ def test_work_estimate_of_a_small_scenario(write_yaml):
     s = load_scenario(write_yaml(BASE), check_model=False)
     est = s.work_estimate()
     assert est == scen.WorkEstimate(n_conditions=2, n_cells=1, cell_runs=3, n_output_times=25,
-                                    n_recorded_variables=2, trace_bytes=2 * 1 * 2 * 25 * 4,
+                                    n_recorded_variables=2, trace_bytes=2 * 1 * 2 * 25 * 8,
                                     cpu_s=pytest.approx(3 * scen.schema.CPU_S_PER_CELL_RUN_72H / 3))
     with pytest.raises(dataclasses.FrozenInstanceError):
         est.n_cells = 5  # type: ignore[misc]

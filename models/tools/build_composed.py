@@ -24,8 +24,8 @@ I = ("I", "intrinsic", "modules/intrinsic.ant")  # noqa: E741
 T = ("T", "translation_ctl", "modules/translation.ant")
 P = ("P", "p53_mdm2", "p53.ant")
 X = ("X", "extrinsic", "modules/extrinsic.ant")
-F = ("S", "flt3_signalling", "modules/signalling.ant")
-B = ("S", "bcr_abl_signalling", "modules/signalling.ant")
+F = ("S", "flt3_stat5_signalling", "modules/flt3_stat5.ant")
+B = ("S", "bcr_abl_allosteric", "modules/bcr_abl_allosteric.ant")
 C = ("S", "cdk46_signalling", "modules/signalling.ant")
 K = ("S", "fak_chemo", "modules/signalling.ant")
 NO_LUMPED_FEEDBACK = ["kfb_C3 = 0;  // replaced by the explicit caspase-6/-8 loop of extrinsic.ant"]
@@ -43,12 +43,14 @@ COMPOSED = {
         to 0 here because extrinsic.ant supplies the caspase-3 -> caspase-6 -> caspase-8 loop.""",
                             NO_LUMPED_FEEDBACK),
     "flt3_aml": ([I, T, F], """
-        flt3_aml: intrinsic + translation + FLT3(-ITD) -> STAT5 -> MCL-1 signalling (olverembatinib).
-        Units: nM (compartment cell = 1), hours. For the olverembatinib + lisaftoclax scenario (poster 1096) and
-        HHT + lisaftoclax in AML/MDS contexts (poster 981).""", []),
+        flt3_aml: intrinsic + translation + FLT3 signalling (modules/flt3_stat5.ant): FLT3-ITD -> STAT5 -> MCL-1,
+        ligand-driven wild-type FLT3 -> ERK/AKT -> BIM, FLT3-independent STAT5 (JAK) and ERK inputs; olverembatinib.
+        Units: nM (compartment cell = 1), hours. Poster 1096 (and HHT + lisaftoclax in AML/MDS contexts, poster 981).""",
+                 []),
     "bcr_abl_cml": ([I, T, B], """
-        bcr_abl_cml: intrinsic + translation + BCR-ABL (ATP site: olverembatinib, ponatinib; myristoyl site:
-        asciminib) -> survival signal -> MCL-1 up, BIM down. Units: nM (compartment cell = 1), hours (poster 1463).""",
+        bcr_abl_cml: intrinsic + translation + BCR-ABL two-state (open/closed) allosteric kinase (modules/bcr_abl_allosteric.ant):
+        ATP site (olverembatinib, ponatinib) and myristoyl site (asciminib) coupled through the conformational equilibrium
+        -> survival signal -> MCL-1 up, BIM down. Units: nM (compartment cell = 1), hours (poster 1463).""",
                     []),
     "cdk46_breast": ([I, T, C], """
         cdk46_breast: intrinsic + translation + CDK4/6 -> Rb -> G1/S, senescence shifting BCL-2-family

@@ -38,6 +38,9 @@ def simulate(
     preequilibration: PreequilibrationOptions | None = None,
     y0: np.ndarray | None = None,
     parameters: Mapping[str, float] | None = None,
+    add_nM: Mapping[str, float] | None = None,
+    clamp_nM: Mapping[str, float] | None = None,
+    serum_percent: float = 10.0,
     **solver_kwargs,
 ) -> Trajectory:
     """Simulate one cell.
@@ -63,6 +66,14 @@ def simulate(
         Initial state (amounts) to start from, instead of the model's initial values.
     parameters
         Parameter overrides (model units) applied for pre-equilibration and treatment.
+    add_nM
+        Species -> concentration (nM) added to the pre-equilibrated cell at ``t = 0`` (a ligand
+        that pre-equilibration would otherwise consume).
+    clamp_nM
+        Species -> concentration (nM) held from ``t = 0`` to the end (rate of change zero).
+    serum_percent
+        Serum in the medium, % FBS: doses are total concentrations, the model sees the free
+        concentration (``models/drugs.yaml``, exposure). Default 10 %.
 
     Returns
     -------
@@ -83,8 +94,23 @@ def simulate(
         y, pre_h = preequilibrate(cm, solver, y, cm.param_vector(base), pre)
     from apopsim.library import catalogue
 
-    resolve = catalogue().resolve
+    def resolve(m: Model, doses: Mapping[str, float] | None) -> dict[str, float]:
+        return catalogue().resolve(m, doses, serum_percent=serum_percent)
+
     treated = {**dict(parameters or {}), **resolve(model, doses_nM)}
     sched = [(t, resolve(model, c)) for t, c in schedule or ()]
+    if add_nM or clamp_nM:
+        from apopsim.inputs import apply_species, clamp_model
+
+        species = {**{k: ("add", float(v)) for k, v in (add_nM or {}).items()},
+                   **{k: ("clamp", float(v)) for k, v in (clamp_nM or {}).items()}}
+        bad = [k for k, (_, v) in species.items() if k not in model.state or v < 0]
+        if bad:
+            raise ValueError(f"add_nM / clamp_nM: {', '.join(map(repr, bad))} must be species "
+                             f"of model {model.name!r} with values >= 0 nM")
+        y = apply_species(model, y[None, :], species)[0]
+        if clamp_nM:
+            cm = compile_model(clamp_model(model, list(clamp_nM)))
+            integrator = integrator_for(cm, solver)
     return integrate_segments(cm, integrator, y, {**base, **treated}, sched, times,
                               meta={"preequilibration_h": pre_h})

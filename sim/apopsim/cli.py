@@ -105,10 +105,11 @@ def _summary_table(result) -> str:
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    from apopsim.scenario import load_scenario
+    from apopsim.check import validate_scenarios
 
-    s = load_scenario(args.scenario)
-    print(f"{args.scenario}: valid ({len(s.conditions())} conditions, model {s.model!r})")
+    s = validate_scenarios([args.scenario])[0]  # also the expect: claims against the runs
+    claims = f", {len(s.expect)} expectations" if s.expect else ""
+    print(f"{args.scenario}: valid ({len(s.conditions())} conditions, model {s.model!r}{claims})")
     return 0
 
 
@@ -139,14 +140,16 @@ def _cmd_show(args: argparse.Namespace) -> int:
 
     m = load_model(args.model, args.context)
     print(f"model {m.name} ({m.source})")
-    print("units: concentrations nM, time h")
+    print(f"units: concentrations nM, time h ({m.units.describe()})")
+    for note in m.units.notes:
+        print(f"  note: {note}")
     print(f"drug inputs (nM): {', '.join(m.drug_inputs) or 'none'}")
     print("\nspecies (initial nM):")
     for k, v in m.initial_concentrations().items():
         print(f"  {k:24s} {v:12.6g}")
     print("\nparameters:")
     for k, v in m.parameters.items():
-        print(f"  {k:24s} {v:12.6g}")
+        print(f"  {k:24s} {v:12.6g}  {m.units.parameter_units.get(k, '')}".rstrip())
     print("\nassignment rules:")
     for k, v in m.assignment_rules.items():
         print(f"  {k} := {v}")
@@ -177,6 +180,30 @@ def _cmd_export(args: argparse.Namespace) -> int:
         return 2
     atomic_write_text(args.sbml, text)
     print(f"wrote {args.sbml}")
+    return 0
+
+
+def _cmd_panel(args: argparse.Namespace) -> int:
+    from apopsim._io import reserve_output_dir
+    from apopsim.panel import PanelSpec, panel_correlations, run_panel, write_panel_report
+
+    path = Path(args.panel)
+    spec = PanelSpec.from_yaml(path)
+    if args.lines:
+        spec = spec.model_copy(update={"n_lines": args.lines})
+    outdir = args.outdir or f"results/{spec.name}"
+    with reserve_output_dir(outdir, overwrite=args.overwrite, protect=[path]) as target:
+        lines = run_panel(spec)
+        write_panel_report(spec, lines, target, overwrite=args.overwrite, protect=[str(path)])
+    corr = panel_correlations(lines, spec.baseline)
+    print(f"{spec.name}: {len(lines)} lines; Spearman correlation of the {spec.drug} killing "
+          "concentration (nM) with each baseline readout (nM):")
+    print(corr.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
+    verdicts = spec.evaluate(lines)
+    for v in verdicts:
+        print(f"  [{'PASS' if v['passed'] else 'FAIL'}] {v['claim']}: {v['measured']:.3g} "
+              f"(expected {v['expected']})")
+    print(f"\nwrote {target}/lines.csv, correlations.csv, panel.png, run.json")
     return 0
 
 
@@ -212,6 +239,34 @@ def _cmd_margins(args: argparse.Namespace) -> int:
     print(view.to_string(index=False))
     print(f"\nwrote {target}/margins.csv and margins.png")
     return 0
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    from apopsim._io import reserve_output_dir
+    from apopsim.claims import check_all, claim_files
+
+    paths = claim_files(args.paths)
+    fast = args.fast or os.environ.get("APOPSIM_FAST", "") not in ("", "0")
+    outdir = args.outdir or ("results/check_fast" if fast else "results/check")
+    with contextlib.ExitStack() as stack:
+        target = stack.enter_context(
+            reserve_output_dir(outdir, overwrite=args.overwrite, protect=paths))
+        if args.figures:  # both folders are checked before anything runs
+            figdir = stack.enter_context(
+                reserve_output_dir(args.figures, overwrite=args.overwrite, protect=paths))
+        report = check_all(paths, fast=fast, executor=args.executor,
+                           workers=args.workers, progress=not args.quiet)
+        report.write(target, overwrite=args.overwrite, protect=paths)
+        if args.figures:
+            from apopsim.check_figures import headline_figures
+
+            figures = headline_figures(report, figdir, overwrite=args.overwrite)
+    print(report.table())
+    if not args.quiet:
+        print(f"\nwrote {target}/check.csv and check.json ({report.timings_s['total']:.1f} s)")
+        if args.figures:
+            print(f"wrote {len(figures)} headline figures to {figdir}")
+    return 0 if report.ok else 1
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -276,9 +331,41 @@ def build_parser() -> argparse.ArgumentParser:
                     help="replace OUTDIR even if apopsim did not write it")
     mg.set_defaults(func=_cmd_margins)
 
+    c = sub.add_parser("check", help="run scenarios and check their expect: claims "
+                       "(exit 1 if any fails)")
+    c.add_argument("paths", nargs="*", help="scenario, panel or in-vivo study files, or "
+                   "folders of them (default scenarios/, scenarios/panels/, scenarios/invivo/)")
+    c.add_argument("--fast", action="store_true",
+                   help="reduced runs for CI (also APOPSIM_FAST=1): <= 50 cells, output every "
+                   ">= 1 h, only the doses the claims name; <= 32 panel lines; the in-vivo fast "
+                   "setting (see apopsim.claims)")
+    c.add_argument("-o", "--outdir",
+                   help="output folder for check.csv/check.json (default results/check, "
+                   "results/check_fast with --fast)")
+    c.add_argument("--overwrite", action="store_true",
+                   help="replace OUTDIR even if apopsim did not write it")
+    c.add_argument("--figures", metavar="DIR",
+                   help="also draw each study's headline figure into DIR (study_<study>.png)")
+    c.add_argument("-q", "--quiet", action="store_true", help="only the table")
+    c.add_argument("--executor", choices=["serial", "processes", "dask"],
+                   help="where to run (default: each scenario's execution.executor)")
+    c.add_argument("--workers", type=int, help="number of worker processes")
+    c.set_defaults(func=_cmd_check)
+
+    pn = sub.add_parser("panel", help="run a virtual cell-line panel (scenarios/panels/): "
+                        "killing concentration per line against baseline complexes")
+    pn.add_argument("panel", help="panel YAML file")
+    pn.add_argument("--lines", type=int, help="number of lines (default: the file's n_lines)")
+    pn.add_argument("-o", "--outdir", help="output folder (default results/<panel name>)")
+    pn.add_argument("--overwrite", action="store_true",
+                    help="replace OUTDIR even if apopsim did not write it")
+    pn.set_defaults(func=_cmd_panel)
+
     from apopsim.synergy import cli as synergy_cli
+    from apopsim.tissue import cli as tissue_cli
 
     synergy_cli.add_parser(sub)
+    tissue_cli.add_parser(sub)
     return p
 
 

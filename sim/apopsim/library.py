@@ -254,13 +254,89 @@ class Drug:
     parameters: dict[str, dict[str, Any]] = field(default_factory=dict)
     sources: tuple[str, ...] = ()
     notes: str = ""
+    fu_plasma: float | None = None
+    """Unbound fraction in 100 % human plasma (dimensionless); None = not known (no shift)."""
+    potency: tuple[dict[str, Any], ...] = ()
+    """Measured potencies as published: kind (Ki, Kd, IC50, cellular IC50), value (nM), target,
+    assay conditions (``atp_uM``, ``serum_percent``) and source. Records, not model inputs."""
+
+
+#: Default serum in the culture medium, % (v/v) foetal bovine serum (the usual 10 % FBS).
+DEFAULT_SERUM_PERCENT = 10.0
+
+
+def unbound_fraction(fu_plasma: float | None, serum_percent: float,
+                     serum_vs_plasma: float = 1.0) -> float:
+    """Unbound fraction of a drug in medium with ``serum_percent`` % serum (dimensionless).
+
+    Binding below saturation is proportional to the binding-protein concentration, so with
+    ``fu_plasma`` the unbound fraction in 100 % human plasma the bound/free ratio
+    ``(1/fu_plasma - 1)`` scales with the serum fraction and with ``serum_vs_plasma`` (binding
+    capacity of the serum relative to human plasma, e.g. foetal bovine serum's lower albumin):
+    ``fu = 1 / (1 + (1/fu_plasma - 1) * serum_vs_plasma * serum_percent / 100)``.
+    ``fu_plasma`` None (not known) gives 1.
+    """
+    if serum_percent < 0 or serum_vs_plasma < 0:
+        raise ModelError(f"serum percentage {serum_percent} must be >= 0")
+    if fu_plasma is None:
+        return 1.0
+    if not 0 < fu_plasma <= 1:
+        raise ModelError(f"unbound fraction {fu_plasma} must be in (0, 1]")
+    return 1.0 / (1.0 + (1.0 / fu_plasma - 1.0) * serum_vs_plasma * serum_percent / 100.0)
+
+
+def cheng_prusoff(ic50_nM: float, atp_uM: float, km_atp_uM: float) -> float:
+    """Ki (nM) of an ATP-competitive inhibitor from its IC50 (nM) measured at ``atp_uM`` ATP:
+    ``Ki = IC50 / (1 + [ATP]/Km)`` (Cheng & Prusoff, Biochem Pharmacol 1973)."""
+    return ic50_nM / (1.0 + atp_uM / km_atp_uM)
+
+
+def apparent_affinity(ki_nM: float, atp_uM: float, km_atp_uM: float) -> float:
+    """Apparent Kd / IC50 (nM) of an ATP-competitive inhibitor at ``atp_uM`` ATP (inverse
+    Cheng–Prusoff): ``Ki * (1 + [ATP]/Km)``."""
+    return ki_nM * (1.0 + atp_uM / km_atp_uM)
 
 
 @dataclass(frozen=True)
 class Catalogue:
-    """The drug catalogue (``drugs.yaml``)."""
+    """The drug catalogue (``drugs.yaml``).
+
+    ``conditions`` holds the catalogue-wide values with their sources: ``cell_atp_uM``
+    (intracellular ATP, µM) and ``serum_vs_plasma`` (protein binding of foetal bovine serum
+    relative to human plasma).
+    """
 
     drugs: tuple[Drug, ...]
+    conditions: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def condition(self, key: str, default: float) -> float:
+        """A catalogue-wide condition's value (``conditions.<key>.value``), or ``default``."""
+        spec = self.conditions.get(key)
+        return float(spec["value"]) if isinstance(spec, dict) else default
+
+    def free_fraction(self, name: str, serum_percent: float = DEFAULT_SERUM_PERCENT) -> float:
+        """Unbound fraction of drug ``name`` in medium with ``serum_percent`` % serum (1 for a
+        name outside the catalogue or a drug whose protein binding is not known)."""
+        drug = self.get(name)
+        return unbound_fraction(drug.fu_plasma if drug else None, serum_percent,
+                                self.condition("serum_vs_plasma", 1.0))
+
+    def parameter_value(self, spec: dict[str, Any] | float,
+                        cell_atp_uM: float | None = None) -> float:
+        """A catalogue parameter's model value.
+
+        A plain value is used as it is. An entry with ``atp_site: {ki_nM, km_atp_uM}`` (an
+        ATP-competitive kinase inhibitor) gets its apparent affinity at intracellular ATP,
+        ``ki_nM * (1 + cell_atp_uM / km_atp_uM)`` (default ATP: ``conditions.cell_atp_uM``);
+        ``drugs.yaml`` states the resulting ``value`` too, and a test keeps them equal.
+        """
+        if not isinstance(spec, dict):
+            return float(spec)
+        site = spec.get("atp_site")
+        if not site:
+            return float(spec["value"])
+        atp = self.condition("cell_atp_uM", 3000.0) if cell_atp_uM is None else cell_atp_uM
+        return apparent_affinity(float(site["ki_nM"]), atp, float(site["km_atp_uM"]))
 
     def get(self, name: str) -> Drug | None:
         """The drug whose id, symbol or alias matches ``name`` (case-insensitive), or None."""
@@ -274,12 +350,18 @@ class Catalogue:
         """Canonical drug ids."""
         return [d.id for d in self.drugs]
 
-    def resolve(self, model: Model, doses_nM: Mapping[str, float] | None) -> dict[str, float]:
-        """Map drug names (catalogue id, alias or model symbol) to ``model``'s input parameters.
+    def resolve(self, model: Model, doses_nM: Mapping[str, float] | None,
+                serum_percent: float = DEFAULT_SERUM_PERCENT) -> dict[str, float]:
+        """Map drug names (catalogue id, alias or model symbol) to ``model``'s input parameters,
+        as the free (unbound) concentration that drives the intracellular effect.
 
-        Returns ``{parameter: concentration in nM}``; raises :class:`ModelError` for a name the
-        model has no input for, or a negative dose.
+        ``doses_nM`` are total concentrations in the medium (nM); each is multiplied by the
+        drug's unbound fraction at ``serum_percent`` % serum (:meth:`free_fraction`; 1 where the
+        binding is not known). Returns ``{parameter: free concentration in nM}``; raises
+        :class:`ModelError` for a name the model has no input for, or a negative dose.
         """
+        if not 0 <= serum_percent <= 100:
+            raise ModelError(f"serum percentage {serum_percent} is not within 0-100 %")
         out: dict[str, float] = {}
         for name, value in (doses_nM or {}).items():
             drug = self.get(name)
@@ -291,7 +373,7 @@ class Catalogue:
                 )
             if value < 0:
                 raise ModelError(f"dose of {name!r} is negative ({value} nM)")
-            out[symbol] = float(value)
+            out[symbol] = float(value) * self.free_fraction(name, serum_percent)
         return out
 
     def apply(self, model: Model) -> Model:
@@ -305,7 +387,7 @@ class Catalogue:
                 inputs.append(d.symbol)
             for k, spec in d.parameters.items():
                 if k in model.parameters:
-                    overrides[k] = float(spec["value"] if isinstance(spec, dict) else spec)
+                    overrides[k] = self.parameter_value(spec)
         model = model.with_overrides(overrides, where="drugs.yaml") if overrides else model
         return replace(model, drug_inputs=tuple(inputs))
 
@@ -326,11 +408,19 @@ def _read_catalogue(path: str, mtime: float) -> Catalogue:
                     parameters=dict(d.get("parameters", {}) or {}),
                     sources=tuple(d.get("sources", []) or []),
                     notes=d.get("notes", "") or "",
+                    fu_plasma=_fu((d.get("exposure") or {}).get("fu_plasma") or {}),
+                    potency=tuple(d.get("potency", []) or []),
                 )
             )
-        except (KeyError, TypeError) as exc:
+        except (KeyError, TypeError, ValueError) as exc:
             raise ModelError(f"{path}: drug entry {i}: missing or bad field {exc}") from exc
-    return Catalogue(tuple(drugs))
+    return Catalogue(tuple(drugs), dict(data.get("conditions", {}) or {}))
+
+
+def _fu(spec: dict[str, Any]) -> float | None:
+    """``exposure.fu_plasma.value`` (None when not known)."""
+    v = spec.get("value")
+    return None if v is None else float(v)
 
 
 def catalogue() -> Catalogue:

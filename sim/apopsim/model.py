@@ -22,6 +22,7 @@ import sympy as sp
 
 from apopsim._io import file_sha256  # noqa: F401  (re-exported; used to live here)
 from apopsim.errors import ModelError
+from apopsim.sbml_units import ModelUnits, declare_units, read_units
 
 #: Symbol used for model time (hours) in kinetic laws.
 TIME = sp.Symbol("time")
@@ -35,6 +36,25 @@ class Reaction:
     reactants: dict[str, float]
     products: dict[str, float]
     rate: sp.Expr
+
+
+@dataclass(frozen=True)
+class SbmlEvent:
+    """One SBML event without delay, in engine units: ``trigger`` a logical sympy expression of
+    model symbols; ``assignments`` ``variable -> value`` (species values are concentrations in
+    nM), all evaluated before any is applied; ``initial_value`` the trigger's value before
+    ``t = 0``; ``priority`` (or ``None``) orders events that fire at the same time;
+    a non-``persistent`` event is dropped if its trigger turns false before it executes;
+    ``values_at_trigger``: assignments evaluated when triggered (else when executed). Run by
+    :func:`apopsim.engine.sbml_events.simulate_sbml`."""
+
+    id: str
+    trigger: sp.Basic
+    initial_value: bool
+    assignments: dict[str, sp.Expr]
+    priority: sp.Expr | None = None
+    persistent: bool = True
+    values_at_trigger: bool = True
 
 
 @dataclass(frozen=True)
@@ -70,6 +90,20 @@ class Model:
         SHA-256 of every file read to build the model (the model file and its imports).
     drug_inputs
         Parameters that are drug concentrations (nM), filled in by the catalogue.
+    initial_values
+        The given initial value of every state variable and boundary species without an initial
+        assignment: an amount for species in ``amount_given`` (nM x compartment size), else a
+        concentration (nM); rate-rule variables in their own units. ``initial`` and
+        ``boundary_species`` are derived from these, the parameters and ``initial_assignments``.
+    units
+        The model's native units and the conversion to hours and nM applied at load
+        (:class:`~apopsim.sbml_units.ModelUnits`); parameters keep their native units.
+    fixed_at_load
+        Parameters a computed stoichiometry was evaluated from at load; overriding them is
+        refused (the stoichiometry would not follow).
+    events
+        SBML events (:class:`SbmlEvent`), kept only when loaded with
+        ``allow_events``; empty otherwise.
     """
 
     name: str
@@ -87,6 +121,11 @@ class Model:
     source: Path | None = None
     source_hashes: dict[str, str] = field(default_factory=dict)
     drug_inputs: tuple[str, ...] = ()
+    initial_values: dict[str, float] = field(default_factory=dict)
+    amount_given: frozenset[str] = frozenset()
+    units: ModelUnits = field(default_factory=ModelUnits)
+    fixed_at_load: frozenset[str] = frozenset()
+    events: tuple[SbmlEvent, ...] = ()
 
     # ------------------------------------------------------------------ derived views
     @property
@@ -157,25 +196,37 @@ class Model:
             Text naming the origin of the overrides, used in error messages.
         """
         params = dict(self.parameters)
+        ias = dict(self.initial_assignments)
         for k, v in (parameters or {}).items():
             if k not in params:
                 raise ModelError(
                     f"{where}: model {self.name!r} has no parameter {k!r}"
                     f"{_suggest(k, params)}"
                 )
+            if k in self.fixed_at_load:
+                raise ModelError(
+                    f"{where}: parameter {k!r} of model {self.name!r} sets a reaction's "
+                    "stoichiometry, which is evaluated once at load; change it in the model file"
+                )
             params[k] = float(v)
-        initial = self._evaluate_initial(params)
-        index = {s: i for i, s in enumerate(self.state)}
+            ias.pop(k, None)  # an explicit value wins over the model's initial assignment
+        given = dict(self.initial_values)
+        amount_given = set(self.amount_given)
         for k, v in (initial_nM or {}).items():
-            if k not in index:
+            if k not in self.state:
                 raise ModelError(
                     f"{where}: model {self.name!r} has no state variable {k!r}"
-                    f"{_suggest(k, index)}"
+                    f"{_suggest(k, self.state)}"
                 )
             if v < 0:
                 raise ModelError(f"{where}: initial amount of {k!r} is negative ({v})")
-            initial[index[k]] = float(v) * self._volume(k, params)
-        new = replace(self, parameters=params, initial=initial)
+            given[k] = float(v)
+            amount_given.discard(k)
+            ias.pop(k, None)
+        new = replace(self, parameters=params, initial_assignments=ias, initial_values=given,
+                      amount_given=frozenset(amount_given))
+        params, initial, boundary = new._evaluate_initial(params)
+        new = replace(new, parameters=params, initial=initial, boundary_species=boundary)
         if "_structure_hash" in self.__dict__:  # parameter values do not change the structure
             object.__setattr__(new, "_structure_hash", self.__dict__["_structure_hash"])
         return new
@@ -184,24 +235,48 @@ class Model:
         comp = self.species_compartment.get(name)
         return 1.0 if comp is None or name in self.only_substance else params[comp]
 
-    def _evaluate_initial(self, params: dict[str, float]) -> np.ndarray:
-        """Initial state with initial assignments re-evaluated for ``params``."""
-        initial = np.array(self.initial, dtype=float)
-        if not self.initial_assignments:
-            return initial
-        values: dict[sp.Symbol, float] = {sp.Symbol(k): v for k, v in params.items()}
-        values.update({sp.Symbol(k): v for k, v in self.boundary_species.items()})
-        for i, s in enumerate(self.state):
-            values[sp.Symbol(s)] = initial[i] / self._volume(s, params)
-        for name, expr in self.assignment_rules.items():
-            values[sp.Symbol(name)] = float(expr.subs(values))
-        for name, expr in self.initial_assignments.items():
-            if name in self.state:
-                i = self.state.index(name)
-                conc = float(expr.subs(values))
-                initial[i] = conc * self._volume(name, params)
-                values[sp.Symbol(name)] = conc
-        return initial
+    def _evaluate_initial(
+        self, params: dict[str, float]
+    ) -> tuple[dict[str, float], np.ndarray, dict[str, float]]:
+        """Values at ``t = 0`` for ``params``: initial assignments (to parameters, compartments,
+        species and rate-rule variables, in dependency order, ``time`` = 0) and assignment
+        rules evaluated. Returns the parameters (with assigned ones updated), the initial state
+        (amounts) and the boundary-species values (nM)."""
+        params = dict(params)
+        if not self.initial_assignments:  # fast path: given values only, no math to evaluate
+            values = {}
+            for name, v in self.initial_values.items():
+                comp = self.species_compartment.get(name)
+                if comp is None or (name in self.amount_given) == (name in self.only_substance):
+                    values[name] = v
+                elif name in self.amount_given:
+                    values[name] = v / params[comp]
+                else:
+                    values[name] = v * params[comp]
+            initial = np.array([values[s] * self._volume(s, params) for s in self.state],
+                               dtype=float)
+            return params, initial, {k: values[k] for k in self.boundary_species}
+        exprs: dict[str, sp.Expr] = {}
+        for name, v in self.initial_values.items():
+            comp = self.species_compartment.get(name)
+            if comp is None or (name in self.amount_given) == (name in self.only_substance):
+                exprs[name] = sp.Float(v)
+            elif name in self.amount_given:  # concentration = amount / size
+                exprs[name] = sp.Float(v) / sp.Symbol(comp)
+            else:  # an amount-valued symbol given as a concentration
+                exprs[name] = sp.Float(v) * sp.Symbol(comp)
+        exprs.update(self.assignment_rules)
+        exprs.update(self.initial_assignments)
+        fixed = {k: v for k, v in params.items() if k not in exprs}
+        values = _evaluate_in_order(exprs, fixed, where=f"model {self.name!r}")
+        for k in params:
+            if k in values:
+                params[k] = values[k]
+        initial = np.array(
+            [values[s] * self._volume(s, params) for s in self.state], dtype=float
+        )
+        boundary = {k: values[k] for k in self.boundary_species}
+        return params, initial, boundary
 
     def initial_concentrations(self) -> dict[str, float]:
         """Initial state as ``name -> concentration`` (nM for species)."""
@@ -225,11 +300,16 @@ class Model:
             c = m.getCompartment(k)
             if c is not None:
                 c.setSize(v)
+        for k in list(self.parameters) + list(self.state):
+            ia = m.getInitialAssignmentBySymbol(k)
+            if ia is not None and k not in self.initial_assignments:
+                m.removeInitialAssignment(k)  # overridden by an explicit value
         for i, s in enumerate(self.state):
             sp_ = m.getSpecies(s)
             if sp_ is not None and m.getInitialAssignmentBySymbol(s) is None:
                 sp_.unsetInitialConcentration()
-                sp_.setInitialAmount(float(self.initial[i]))
+                q = self.units.nM_per_native.get(s, 1.0)  # back to the model's own units
+                sp_.setInitialAmount(float(self.initial[i]) / q)
             elif sp_ is None:
                 p = m.getParameter(s)
                 if p is not None and m.getInitialAssignmentBySymbol(s) is None:
@@ -246,48 +326,72 @@ def _suggest(name: str, options: Any) -> str:
 
 # ====================================================================== loading
 def load_sbml_text(sbml: str, *, source: Path | None = None,
-                   source_hashes: dict[str, str] | None = None) -> Model:
-    """Build a :class:`Model` from SBML text (any level; function definitions are expanded)."""
+                   source_hashes: dict[str, str] | None = None,
+                   convert_units: bool = True,
+                   units: dict[str, str] | None = None,
+                   allow_events: bool = False) -> Model:
+    """Build a :class:`Model` from SBML text (any level; function definitions are expanded,
+    hierarchical ``comp`` models flattened).
+
+    With ``convert_units`` (default) a model that declares units is converted to hours and nM
+    (:mod:`apopsim.sbml_units`; ``Model.units`` records the native units and the factors).
+    ``units`` declares the model's default units where its file states none or the wrong
+    ones, e.g. ``{"substance": "item", "volume": "1.661e-12 litre"}`` for molecules per cell
+    (:func:`apopsim.sbml_units.declare_units`). ``allow_events`` keeps SBML events (without
+    delays) in ``Model.events`` and accepts models without any ODE state: such a model runs only
+    through :func:`apopsim.engine.sbml_events.simulate_sbml` (the compiled engine refuses it).
+    Anything the engine cannot honour exactly (events, delays, algebraic rules, fast reactions,
+    conversion factors, variable stoichiometry, rules on compartments, ...) is refused with a
+    :class:`ModelError` naming the element, never approximated.
+    """
     import libsbml
 
     doc = libsbml.readSBMLFromString(sbml)
     where = str(source) if source else "SBML"
-    errors = [
-        doc.getError(i) for i in range(doc.getNumErrors())
-        if doc.getError(i).getSeverity() >= libsbml.LIBSBML_SEV_ERROR
-    ]
-    if errors:
-        msgs = "; ".join(f"line {e.getLine()}: {e.getShortMessage()}" for e in errors[:5])
-        raise ModelError(f"{where}: invalid SBML: {msgs}")
+    _check_errors(doc, where)
+    doc = _flatten_comp(doc, where)
     props = libsbml.ConversionProperties()
     props.addOption("expandFunctionDefinitions", True)
     doc.convert(props)
     m = doc.getModel()
     if m is None:
         raise ModelError(f"{where}: SBML has no model")
-    if m.getNumEvents():
-        raise ModelError(
-            f"{where}: SBML events are not supported; use scenario schedules for dosing events"
-        )
-    if m.getNumConstraints():
-        raise ModelError(f"{where}: SBML constraints are not supported")
+    _refuse_unsupported(m, where, allow_events)
+    if units:
+        declare_units(doc, dict(units), where)
+    units_info = read_units(m, doc.getLevel()) if convert_units else ModelUnits()
+    if units:
+        declared = ", ".join(f"{k} = {v}" for k, v in units.items())
+        units_info = replace(units_info, notes=units_info.notes + (f"declared at load: "
+                                                                  f"{declared}",))
 
-    compartments = {}
+    compartments: dict[str, float] = {}
     for i in range(m.getNumCompartments()):
         c = m.getCompartment(i)
-        compartments[c.getId()] = c.getSize() if c.isSetSize() else 1.0
+        if c.isSetSize():
+            compartments[c.getId()] = c.getSize()
+        else:  # a 0-D compartment has no size: its species' symbols are amounts
+            compartments[c.getId()] = 1.0 if c.getSpatialDimensionsAsDouble() == 0 else math.nan
 
     params: dict[str, float] = {}
     for i in range(m.getNumParameters()):
         p = m.getParameter(i)
         params[p.getId()] = p.getValue() if p.isSetValue() else math.nan
 
+    # species references with an id: a (constant) stoichiometry that math may name
+    srefs: dict[str, Any] = {}
+    for i in range(m.getNumReactions()):
+        r = m.getReaction(i)
+        for lst in (r.getListOfReactants(), r.getListOfProducts()):
+            for k in range(lst.size()):
+                ref = lst.get(k)
+                if ref.isSetId():
+                    srefs[ref.getId()] = ref
+
     assignment: dict[str, sp.Expr] = {}
     rate_rules: dict[str, sp.Expr] = {}
     for i in range(m.getNumRules()):
         r = m.getRule(i)
-        if r.isAlgebraic():
-            raise ModelError(f"{where}: algebraic rules are not supported")
         expr = ast_to_sympy(r.getMath(), where=f"{where}: rule for {r.getVariable()}")
         if r.isAssignment():
             assignment[r.getVariable()] = expr
@@ -295,48 +399,46 @@ def load_sbml_text(sbml: str, *, source: Path | None = None,
             rate_rules[r.getVariable()] = expr
     for name in assignment:
         params.pop(name, None)
-    for name in compartments:
-        if name in assignment or name in rate_rules:
-            raise ModelError(f"{where}: compartment {name!r} with a rule is not supported")
+
+    ias: dict[str, sp.Expr] = {}
+    for i in range(m.getNumInitialAssignments()):
+        ia = m.getInitialAssignment(i)
+        ias[ia.getSymbol()] = ast_to_sympy(
+            ia.getMath(), where=f"{where}: initial assignment for {ia.getSymbol()}"
+        )
+    sref_ias = {k: ias.pop(k) for k in list(ias) if k in srefs}
 
     species_comp: dict[str, str] = {}
     only_substance: set[str] = set()
     boundary: dict[str, float] = {}
     state: list[str] = []
-    initial: list[float] = []
+    given: dict[str, float] = {}
+    amount_given: set[str] = set()
     for i in range(m.getNumSpecies()):
         s = m.getSpecies(i)
         sid = s.getId()
         species_comp[sid] = s.getCompartment()
         if s.getHasOnlySubstanceUnits():
             only_substance.add(sid)
-        vol = compartments.get(s.getCompartment(), 1.0)
-        if s.isSetInitialAmount():
-            amount = s.getInitialAmount()
-        elif s.isSetInitialConcentration():
-            amount = s.getInitialConcentration() * vol
-        else:
-            amount = 0.0
         if sid in assignment:
             continue
+        if s.isSetInitialAmount():
+            given[sid] = s.getInitialAmount()
+            amount_given.add(sid)
+        elif s.isSetInitialConcentration():
+            given[sid] = s.getInitialConcentration()
+        else:
+            given[sid] = math.nan  # must come from an initial assignment
         if s.getBoundaryCondition() and sid not in rate_rules:
-            boundary[sid] = amount / (1.0 if sid in only_substance else vol)
+            boundary[sid] = math.nan
             continue
         state.append(sid)
-        initial.append(amount)
     for name in rate_rules:
         if name not in species_comp:
             if name not in params:
                 raise ModelError(f"{where}: rate rule for unknown symbol {name!r}")
             state.append(name)
-            initial.append(params.pop(name))
-
-    initial_assignments = {}
-    for i in range(m.getNumInitialAssignments()):
-        ia = m.getInitialAssignment(i)
-        initial_assignments[ia.getSymbol()] = ast_to_sympy(
-            ia.getMath(), where=f"{where}: initial assignment for {ia.getSymbol()}"
-        )
+            given[name] = params.pop(name)
 
     reactions = []
     for i in range(m.getNumReactions()):
@@ -353,33 +455,404 @@ def load_sbml_text(sbml: str, *, source: Path | None = None,
             local[lp.getId()] = sp.Float(lp.getValue())
         rate = ast_to_sympy(kl.getMath(), where=f"{where}: reaction {r.getId()}")
         if local:
-            rate = rate.subs({sp.Symbol(k): v for k, v in local.items()})
+            rate = rate.xreplace({sp.Symbol(k): v for k, v in local.items()})
         reactants = _stoich(r.getListOfReactants(), where)
         products = _stoich(r.getListOfProducts(), where)
         reactions.append(Reaction(r.getId(), reactants, products, rate))
 
-    all_params = {**compartments, **params}
+    events = _read_events(m, where, srefs) if allow_events else ()
+
+    # a reaction id in math is that reaction's rate: an assignment rule of the same name
+    used = set().union(*(e.free_symbols for e in [*assignment.values(), *rate_rules.values(),
+                                                  *ias.values(), *sref_ias.values(),
+                                                  *(r.rate for r in reactions),
+                                                  *_event_exprs(events)]))
+    for r in reactions:
+        if sp.Symbol(r.id) in used:
+            assignment[r.id] = r.rate
+
     model = Model(
         name=m.getId() or "model",
         state=tuple(state),
-        initial=np.array(initial, dtype=float),
-        parameters=all_params,
+        initial=np.zeros(len(state)),
+        parameters={**compartments, **params},
         reactions=tuple(reactions),
         assignment_rules=_order_rules(assignment, where),
         rate_rules=rate_rules,
         species_compartment=species_comp,
         only_substance=frozenset(only_substance),
         boundary_species=boundary,
-        initial_assignments=initial_assignments,
+        initial_assignments=ias,
         sbml=libsbml.writeSBMLToString(doc),
         source=source,
         source_hashes=dict(source_hashes or {}),
+        initial_values=given,
+        amount_given=frozenset(amount_given),
+        units=units_info,
+        events=events,
     )
+    model = _fix_stoichiometry(model, m, srefs, sref_ias, where)
+    model = _convert_units(_resolve_rate_of(model, where))
     _check_symbols(model, where)
-    nan = [k for k, v in model.parameters.items() if math.isnan(v)]
-    if nan and not set(nan) <= set(initial_assignments):
-        raise ModelError(f"{where}: parameters without a value: {', '.join(nan)}")
-    return replace(model, initial=model._evaluate_initial(model.parameters))
+    if not model.state and not allow_events:
+        raise ModelError(
+            f"{where}: model has no state variable (no species changed by reactions, no rate "
+            "rule): models made only of constants and assignment rules are not supported yet"
+        )
+    params_, initial, boundary_ = model._evaluate_initial(model.parameters)
+    missing = [k for k, v in {**params_, **boundary_}.items() if math.isnan(v)]
+    missing += [s for s, v in zip(model.state, initial) if math.isnan(v)]
+    if missing:
+        raise ModelError(f"{where}: no value (nor initial assignment) for: {', '.join(missing)}")
+    return replace(model, parameters=params_, initial=initial, boundary_species=boundary_)
+
+
+def _check_errors(doc: Any, where: str) -> None:
+    import libsbml
+
+    errors = [
+        doc.getError(i) for i in range(doc.getNumErrors())
+        if doc.getError(i).getSeverity() >= libsbml.LIBSBML_SEV_ERROR
+    ]
+    if errors:
+        msgs = "; ".join(f"line {e.getLine()}: {e.getShortMessage()}" for e in errors[:5])
+        raise ModelError(f"{where}: invalid SBML: {msgs}")
+
+
+def _flatten_comp(doc: Any, where: str) -> Any:
+    """Flatten a hierarchical (``comp``) model with libsbml's converter; refuse if it fails."""
+    import libsbml
+
+    plugin = doc.getPlugin("comp")
+    if plugin is None:
+        return doc
+    mplugin = doc.getModel().getPlugin("comp") if doc.getModel() is not None else None
+    if (plugin.getNumModelDefinitions() == 0 and plugin.getNumExternalModelDefinitions() == 0
+            and (mplugin is None or mplugin.getNumSubmodels() == 0)):
+        return doc
+    if plugin.getNumExternalModelDefinitions():
+        raise ModelError(f"{where}: comp: external model definitions are not supported "
+                         f"({plugin.getExternalModelDefinition(0).getId()!r})")
+    props = libsbml.ConversionProperties()
+    props.addOption("flatten comp", True)
+    props.addOption("leave_ports", False)
+    status = doc.convert(props)
+    if status != libsbml.LIBSBML_OPERATION_SUCCESS:
+        raise ModelError(f"{where}: hierarchical (comp) model could not be flattened "
+                         f"(libsbml status {status})")
+    _check_errors(doc, where)
+    return doc
+
+
+def _refuse_unsupported(m: Any, where: str, allow_events: bool = False) -> None:
+    """Raise a :class:`ModelError` naming the first element the engine cannot honour exactly."""
+    if m.getNumEvents() and allow_events:
+        for i in range(m.getNumEvents()):
+            ev = m.getEvent(i)
+            name = repr(ev.getId() or f"#{i}")
+            if ev.isSetDelay():
+                raise ModelError(f"{where}: event {name}: delayed events are not supported")
+            if ev.isSetPriority() and ev.getPriority().getMath() is None:
+                raise ModelError(f"{where}: event {name}: priority without math")
+            if ev.getTrigger() is None or ev.getTrigger().getMath() is None:
+                raise ModelError(f"{where}: event {name} has no trigger")
+            for j in range(ev.getNumEventAssignments()):
+                ea = ev.getEventAssignment(j)
+                if ea.getMath() is None:
+                    raise ModelError(f"{where}: event {name}: assignment to "
+                                     f"{ea.getVariable()!r} has no math")
+    elif m.getNumEvents():
+        ids = ", ".join(repr(m.getEvent(i).getId() or f"#{i}") for i in range(m.getNumEvents()))
+        raise ModelError(f"{where}: SBML events are not supported (event {ids}); "
+                         "use scenario schedules for dosing events")
+    if m.getNumConstraints():
+        raise ModelError(f"{where}: SBML constraints are not supported")
+    ids = [m.getCompartment(i).getId() for i in range(m.getNumCompartments())]
+    ids += [m.getSpecies(i).getId() for i in range(m.getNumSpecies())]
+    ids += [m.getParameter(i).getId() for i in range(m.getNumParameters())]
+    ids += [m.getReaction(i).getId() for i in range(m.getNumReactions())]
+    if str(TIME) in ids:
+        raise ModelError(f"{where}: an element has the id {str(TIME)!r}, which apopsim reserves "
+                         "for model time: rename it")
+    compartments = {m.getCompartment(i).getId() for i in range(m.getNumCompartments())}
+    for i in range(m.getNumRules()):
+        r = m.getRule(i)
+        var = r.getVariable() if not r.isAlgebraic() else ""
+        if r.isAlgebraic():
+            raise ModelError(f"{where}: algebraic rules are not supported")
+        if r.getMath() is None:
+            raise ModelError(f"{where}: rule for {var!r} has no math")
+        if var in compartments:
+            raise ModelError(f"{where}: rule on compartment {var!r} (a changing size) "
+                             "is not supported")
+    for i in range(m.getNumInitialAssignments()):
+        ia = m.getInitialAssignment(i)
+        if ia.getMath() is None:
+            raise ModelError(f"{where}: initial assignment for {ia.getSymbol()!r} has no math")
+    ruled = {m.getRule(i).getVariable() for i in range(m.getNumRules())}
+    for i in range(m.getNumReactions()):
+        r = m.getReaction(i)
+        if r.isSetFast() and r.getFast():
+            raise ModelError(f"{where}: fast reaction {r.getId()!r} is not supported")
+        for lst in (r.getListOfReactants(), r.getListOfProducts()):
+            for k in range(lst.size()):
+                ref = lst.get(k)
+                if ref.isSetId() and ref.getId() in ruled:
+                    raise ModelError(f"{where}: variable stoichiometry (rule on species "
+                                     f"reference {ref.getId()!r} of reaction {r.getId()!r}) "
+                                     "is not supported")
+
+
+def _read_events(m: Any, where: str, srefs: dict[str, Any]) -> tuple[SbmlEvent, ...]:
+    out = []
+    for i in range(m.getNumEvents()):
+        ev = m.getEvent(i)
+        name = ev.getId() or f"event{i}"
+        trig = ev.getTrigger()
+        trigger = ast_to_sympy(trig.getMath(), where=f"{where}: trigger of event {name!r}")
+        from sympy.logic.boolalg import Boolean
+
+        if not isinstance(trigger, Boolean) or isinstance(trigger, sp.Symbol):
+            raise ModelError(f"{where}: trigger of event {name!r} is not a logical expression "
+                             f"({sp.sstr(trigger)[:60]}): not supported")
+        assignments = {}
+        for j in range(ev.getNumEventAssignments()):
+            ea = ev.getEventAssignment(j)
+            if ea.getVariable() in srefs:
+                raise ModelError(f"{where}: event {name!r} assigns a stoichiometry "
+                                 f"({ea.getVariable()!r}): not supported")
+            assignments[ea.getVariable()] = ast_to_sympy(
+                ea.getMath(), where=f"{where}: event {name!r}, assignment to {ea.getVariable()}")
+        initial = trig.getInitialValue() if trig.isSetInitialValue() else True
+        persistent = trig.getPersistent() if trig.isSetPersistent() else True
+        priority = ast_to_sympy(ev.getPriority().getMath(), where=f"{where}: priority of event "
+                                f"{name!r}") if ev.isSetPriority() else None
+        at_trigger = ev.getUseValuesFromTriggerTime() \
+            if ev.isSetUseValuesFromTriggerTime() else True
+        out.append(SbmlEvent(name, trigger, bool(initial), assignments, priority,
+                             bool(persistent), bool(at_trigger)))
+    return tuple(out)
+
+
+def _event_exprs(events: tuple[Any, ...]) -> list[sp.Basic]:
+    return [e for ev in events for e in (ev.trigger, *ev.assignments.values(),
+                                         *([ev.priority] if ev.priority is not None else []))]
+
+
+def _map_events(model: Model, fn: Any) -> tuple[Any, ...]:
+    """``model.events`` with ``fn(variable or None, expression)`` applied to every expression."""
+    return tuple(replace(ev, trigger=fn(None, ev.trigger),
+                         assignments={k: fn(k, e) for k, e in ev.assignments.items()},
+                         priority=None if ev.priority is None else fn(None, ev.priority))
+                 for ev in model.events)
+
+
+def _evaluate_in_order(exprs: dict[str, sp.Expr], fixed: dict[str, float], *,
+                       where: str) -> dict[str, float]:
+    """Evaluate ``name -> expression`` (each may use others and ``fixed`` values; ``time`` is 0)
+    in dependency order."""
+    values: dict[sp.Symbol, Any] = {sp.Symbol(k): v for k, v in fixed.items()}
+    values[TIME] = 0.0
+    out: dict[str, float] = dict(fixed)
+    for name, expr in _order_rules(exprs, where, what="initial values").items():
+        if expr.has(RATE_OF):  # not resolved yet (stoichiometry is being fixed): unknown
+            expr = expr.replace(RATE_OF, lambda *_: sp.nan)
+        v = expr.xreplace(values)
+        try:
+            val = float(v)
+        except TypeError:
+            names = ", ".join(sorted(str(s) for s in v.free_symbols))
+            raise ModelError(f"{where}: initial value of {name!r} uses undefined symbol(s) "
+                             f"{names}") from None
+        values[sp.Symbol(name)] = val
+        out[name] = val
+    return out
+
+
+def _convert_units(model: Model) -> Model:
+    """Rescale a native-unit model to hours and nM (exact change of variables; see
+    :mod:`apopsim.sbml_units`)."""
+    u = model.units
+    if not u.converted:
+        return model
+    tf = u.time_per_hour
+    q = {s: u.nM_per_native.get(s, 1.0) for s in model.species_compartment}
+    counts: dict[float, int] = {}
+    for f in q.values():
+        counts[f] = counts.get(f, 0) + 1
+    q_ref = max(counts, key=lambda f: counts[f]) if counts else 1.0
+    subs: dict[sp.Basic, sp.Expr] = {sp.Symbol(s): sp.Symbol(s) / sp.Float(f)
+                                     for s, f in q.items() if f != 1.0}
+    if tf != 1.0:
+        subs[TIME] = sp.Float(tf) * TIME
+
+    def conv(name: str, e: sp.Expr, rate: float = 1.0) -> sp.Expr:
+        factor = rate * q.get(name, 1.0)
+        e = e.xreplace(subs)
+        return e * sp.Float(factor) if factor != 1.0 else e
+
+    reactions = tuple(
+        Reaction(r.id, {s: c * q.get(s, 1.0) / q_ref for s, c in r.reactants.items()},
+                 {s: c * q.get(s, 1.0) / q_ref for s, c in r.products.items()},
+                 conv("", r.rate, tf * q_ref))
+        for r in model.reactions
+    )
+    return replace(
+        model,
+        reactions=reactions,
+        assignment_rules={k: conv(k, e) for k, e in model.assignment_rules.items()},
+        rate_rules={k: conv(k, e, tf) for k, e in model.rate_rules.items()},
+        initial_assignments={k: conv(k, e) for k, e in model.initial_assignments.items()},
+        initial_values={k: v * q.get(k, 1.0) for k, v in model.initial_values.items()},
+        events=_map_events(model, lambda k, e: e.xreplace(subs) if k is None else conv(k, e)),
+    )
+
+
+def _fix_stoichiometry(model: Model, m: Any, srefs: dict[str, Any],
+                       sref_ias: dict[str, sp.Expr], where: str) -> Model:
+    """Constant stoichiometries given by initial assignments, and species-reference ids used in
+    math, become numbers (evaluated once at load, in native units; the parameters they use are
+    recorded in ``fixed_at_load``)."""
+    ruled = set(model.assignment_rules) | set(model.rate_rules)
+    constant = {m.getParameter(i).getId() for i in range(m.getNumParameters())
+                if m.getParameter(i).getConstant()} - ruled
+    constant |= {m.getCompartment(i).getId() for i in range(m.getNumCompartments())} - ruled
+    # stoichiometryMath (Level 2): honoured only when it is a constant
+    for i in range(m.getNumReactions()):
+        rx = m.getReaction(i)
+        for side, lst in enumerate((rx.getListOfReactants(), rx.getListOfProducts())):
+            for k in range(lst.size()):
+                ref = lst.get(k)
+                if not (hasattr(ref, "isSetStoichiometryMath") and ref.isSetStoichiometryMath()):
+                    continue
+                sm = ref.getStoichiometryMath()
+                what = f"stoichiometryMath of {ref.getSpecies()!r} in reaction {rx.getId()!r}"
+                if sm.getMath() is None:
+                    raise ModelError(f"{where}: {what} has no math")
+                e = ast_to_sympy(sm.getMath(), where=f"{where}: {what}")
+                free = {str(x) for x in e.free_symbols}
+                if not free <= constant:
+                    raise ModelError(f"{where}: {what} varies (uses "
+                                     f"{', '.join(sorted(free - constant))}): variable "
+                                     "stoichiometry is not supported")
+                key = f"_stoich_{rx.getId()}_{side}_{k}"
+                if not ref.isSetId():
+                    ref.setId(key)
+                srefs[ref.getId()] = ref
+                sref_ias[ref.getId()] = e
+    cf = _conversion_factors(model, m, constant, where)
+    if not srefs and not cf:
+        return model
+    values: dict[str, float] = {}
+    fixed: set[str] = {p for p, _ in cf.values()}
+    if sref_ias:
+        params, initial, boundary = model._evaluate_initial(model.parameters)
+        known = {**params, **boundary}
+        known.update({s: v / model._volume(s, params) for s, v in zip(model.state, initial)})
+        for e in sref_ias.values():
+            fixed |= {str(x) for x in e.free_symbols} & set(model.parameters)
+        values = {k: v for k, v in _evaluate_in_order(sref_ias, known, where=where).items()
+                  if k in sref_ias}
+    for k, ref in srefs.items():
+        if k not in values:
+            values[k] = ref.getStoichiometry() if ref.isSetStoichiometry() else 1.0
+    reactions = []
+    for r, rx in zip(model.reactions, (m.getReaction(i) for i in range(m.getNumReactions()))):
+        sides = []
+        for lst in (rx.getListOfReactants(), rx.getListOfProducts()):
+            side: dict[str, float] = {}
+            for k in range(lst.size()):
+                ref = lst.get(k)
+                c = values[ref.getId()] if ref.isSetId() and ref.getId() in values else (
+                    ref.getStoichiometry() if ref.isSetStoichiometry() else 1.0)
+                if ref.getSpecies() in cf:  # d(amount)/dt = factor x (stoichiometry x rate)
+                    c *= cf[ref.getSpecies()][1]
+                side[ref.getSpecies()] = side.get(ref.getSpecies(), 0.0) + c
+            sides.append(side)
+        reactions.append(replace(r, reactants=sides[0], products=sides[1]))
+    num = {sp.Symbol(k): sp.Float(v) for k, v in values.items()}
+    return replace(
+        model,
+        reactions=tuple(replace(r, rate=r.rate.xreplace(num)) for r in reactions),
+        assignment_rules={k: e.xreplace(num) for k, e in model.assignment_rules.items()},
+        rate_rules={k: e.xreplace(num) for k, e in model.rate_rules.items()},
+        initial_assignments={k: e.xreplace(num) for k, e in model.initial_assignments.items()},
+        fixed_at_load=frozenset(fixed),
+        events=_map_events(model, lambda _k, e: e.xreplace(num)),
+    )
+
+
+def _resolve_rate_of(model: Model, where: str) -> Model:
+    """Replace SBML ``rateOf(x)`` by the rate of change of ``x`` (the model's own units): its
+    rate rule, its reactions' net rate (per compartment size unless ``hasOnlySubstanceUnits``),
+    or 0 for a constant. ``rateOf`` of an assignment-rule variable is refused."""
+    exprs = [r.rate for r in model.reactions] + [*model.assignment_rules.values(),
+                                                 *model.rate_rules.values(),
+                                                 *model.initial_assignments.values(),
+                                                 *_event_exprs(model.events)]
+    if not any(e.has(RATE_OF) for e in exprs):
+        return model
+    n = model.stoichiometry
+    rates: dict[sp.Basic, sp.Expr] = {}
+    for a in {a for e in exprs for a in e.atoms(RATE_OF) if not isinstance(a.args[0],
+                                                                          sp.Symbol)}:
+        rates[a] = sp.Integer(0)  # the rate of a number (a local parameter's value)
+    for name in {str(a.args[0]) for e in exprs for a in e.atoms(RATE_OF)
+                 if isinstance(a.args[0], sp.Symbol)}:
+        if name in model.rate_rules:
+            d = model.rate_rules[name]
+        elif name in model.assignment_rules:
+            raise ModelError(f"{where}: rateOf({name}) of an assignment-rule variable "
+                             "is not supported")
+        elif name in model.state:
+            i = model.state.index(name)
+            d = sp.Add(*[sp.Float(n[i, j]) * r.rate for j, r in enumerate(model.reactions)
+                         if n[i, j] != 0])
+            comp = model.species_compartment.get(name)
+            if comp is not None and name not in model.only_substance:
+                d = d / sp.Symbol(comp)
+        else:  # a constant, a boundary species without a rule
+            d = sp.Integer(0)
+        rates[RATE_OF(sp.Symbol(name))] = d
+
+    def sub(e: sp.Expr) -> sp.Expr:
+        for _ in range(3):
+            if not e.has(RATE_OF):
+                return e
+            e = e.xreplace(rates)
+        raise ModelError(f"{where}: rateOf refers to itself: {sp.sstr(e)[:80]}")
+
+    return replace(
+        model,
+        reactions=tuple(replace(r, rate=sub(r.rate)) for r in model.reactions),
+        assignment_rules={k: sub(e) for k, e in model.assignment_rules.items()},
+        rate_rules={k: sub(e) for k, e in model.rate_rules.items()},
+        initial_assignments={k: sub(e) for k, e in model.initial_assignments.items()},
+        events=_map_events(model, lambda _k, e: sub(e)),
+    )
+
+
+def _conversion_factors(model: Model, m: Any, constant: set[str],
+                        where: str) -> dict[str, tuple[str, float]]:
+    """``species -> (parameter, value)`` of SBML conversion factors (species' own, else the
+    model's); only constant parameters are honoured."""
+    default = m.getConversionFactor() if getattr(m, "isSetConversionFactor", lambda: False)() \
+        else ""
+    out: dict[str, tuple[str, float]] = {}
+    params = None
+    for i in range(m.getNumSpecies()):
+        s = m.getSpecies(i)
+        name = s.getConversionFactor() if getattr(s, "isSetConversionFactor", lambda: False)() \
+            else default
+        if not name:
+            continue
+        if name not in constant:
+            raise ModelError(f"{where}: conversion factor {name!r} of species {s.getId()!r} "
+                             "is not a constant parameter: not supported")
+        if params is None:
+            params = model._evaluate_initial(model.parameters)[0]
+        out[s.getId()] = (name, params[name])
+    return out
 
 
 def _stoich(refs: Any, where: str) -> dict[str, float]:
@@ -391,21 +864,22 @@ def _stoich(refs: Any, where: str) -> dict[str, float]:
     return out
 
 
-def _order_rules(rules: dict[str, sp.Expr], where: str) -> dict[str, sp.Expr]:
-    """Order assignment rules so each only uses earlier ones (topological sort)."""
+def _order_rules(rules: dict[str, sp.Expr], where: str,
+                 what: str = "assignment rules") -> dict[str, sp.Expr]:
+    """Order assignment rules so each only uses earlier ones (topological sort; stable)."""
+    deps = {k: {str(s) for s in e.free_symbols} & rules.keys() - {k} for k, e in rules.items()}
     ordered: dict[str, sp.Expr] = {}
-    pending = dict(rules)
+    pending = list(rules)
     while pending:
-        progressed = False
-        for name, expr in list(pending.items()):
-            deps = {str(s) for s in expr.free_symbols} & set(pending)
-            deps.discard(name)
-            if not deps:
-                ordered[name] = expr
-                del pending[name]
-                progressed = True
-        if not progressed:
-            raise ModelError(f"{where}: cyclic assignment rules: {', '.join(pending)}")
+        rest = []
+        for name in pending:
+            if deps[name] <= ordered.keys():
+                ordered[name] = rules[name]
+            else:
+                rest.append(name)
+        if len(rest) == len(pending):
+            raise ModelError(f"{where}: cyclic {what}: {', '.join(rest)}")
+        pending = rest
     return ordered
 
 
@@ -416,11 +890,44 @@ def _check_symbols(model: Model, where: str) -> None:
     )
     exprs = [(f"reaction {r.id}", r.rate) for r in model.reactions]
     exprs += [(f"rule {k}", v) for k, v in {**model.assignment_rules, **model.rate_rules}.items()]
+    exprs += [(f"initial assignment {k}", v) for k, v in model.initial_assignments.items()]
+    exprs += [(f"event {ev.id} assignment {k}", v) for ev in model.events
+              for k, v in ev.assignments.items()]
+    known_targets = known | set(model.species_compartment)
+    for ev in model.events:
+        unknown = {str(x) for x in ev.trigger.free_symbols} - known
+        bad = set(ev.assignments) - known_targets
+        if unknown or bad:
+            raise ModelError(f"{where}: event {ev.id} uses undefined symbol(s) "
+                             f"{', '.join(sorted(unknown | bad))}")
+        if set(ev.assignments) & set(model.assignment_rules):
+            raise ModelError(f"{where}: event {ev.id} assigns a rule variable")
     for what, e in exprs:
+        if not _numeric(e):
+            raise ModelError(f"{where}: {what} mixes logical and numeric values "
+                             f"({sp.sstr(e)[:80]}): not supported")
         unknown = {str(s) for s in e.free_symbols} - known
         if unknown:
             names = ", ".join(sorted(unknown))
             raise ModelError(f"{where}: {what} uses undefined symbol(s) {names}")
+
+
+def _numeric(e: sp.Basic) -> bool:
+    """True if ``e`` is a number-valued expression with no logical value used as a number."""
+    from sympy.logic.boolalg import Boolean
+
+    def logical(x: sp.Basic) -> bool:  # (a sympy Symbol is also a Boolean)
+        return isinstance(x, Boolean) and not isinstance(x, sp.Symbol)
+
+    if logical(e) or not isinstance(e, sp.Expr):
+        return False
+    for node in sp.preorder_traversal(e):
+        if isinstance(node, sp.Piecewise):
+            if any(logical(ex) for ex, _ in node.args):
+                return False
+        elif isinstance(node, sp.Expr) and any(logical(a) for a in node.args):
+            return False
+    return True
 
 
 _FUNCS: dict[str, Any] = {
@@ -430,12 +937,69 @@ _FUNCS: dict[str, Any] = {
 }
 
 
+#: Placeholder for SBML's ``rateOf`` csymbol until the model's rates are known.
+RATE_OF = sp.Function("rateOf")
+
+#: The ``avogadro`` csymbol of SBML Level 3 (the value the SBML specification fixes).
+AVOGADRO_SBML = 6.02214179e23
+
+
+def _trunc(x: sp.Expr) -> sp.Expr:
+    """Integer part of ``x``, rounded towards zero."""
+    return sp.Piecewise((sp.floor(x), x >= 0), (sp.ceiling(x), True))
+
+
+def _FUNC_TYPES() -> dict[int, Any]:  # noqa: N802  (a lazily built constant table)
+    import libsbml as L
+
+    if not _FUNC_TABLE:
+        _FUNC_TABLE.update({
+            L.AST_FUNCTION_EXP: sp.exp, L.AST_FUNCTION_LN: sp.log, L.AST_FUNCTION_ABS: sp.Abs,
+            L.AST_FUNCTION_FLOOR: sp.floor, L.AST_FUNCTION_CEILING: sp.ceiling,
+            L.AST_FUNCTION_SIN: sp.sin, L.AST_FUNCTION_COS: sp.cos, L.AST_FUNCTION_TAN: sp.tan,
+            L.AST_FUNCTION_SEC: sp.sec, L.AST_FUNCTION_CSC: sp.csc, L.AST_FUNCTION_COT: sp.cot,
+            L.AST_FUNCTION_SINH: sp.sinh, L.AST_FUNCTION_COSH: sp.cosh,
+            L.AST_FUNCTION_TANH: sp.tanh, L.AST_FUNCTION_SECH: sp.sech,
+            L.AST_FUNCTION_CSCH: sp.csch, L.AST_FUNCTION_COTH: sp.coth,
+            L.AST_FUNCTION_ARCSIN: sp.asin, L.AST_FUNCTION_ARCCOS: sp.acos,
+            L.AST_FUNCTION_ARCTAN: sp.atan, L.AST_FUNCTION_ARCSINH: sp.asinh,
+            L.AST_FUNCTION_ARCCOSH: sp.acosh, L.AST_FUNCTION_ARCTANH: sp.atanh,
+            L.AST_FUNCTION_ARCSEC: lambda x: sp.acos(1 / x),
+            L.AST_FUNCTION_ARCCSC: lambda x: sp.asin(1 / x),
+            L.AST_FUNCTION_ARCCOT: lambda x: sp.atan(1 / x),
+            L.AST_FUNCTION_ARCSECH: lambda x: sp.acosh(1 / x),
+            L.AST_FUNCTION_ARCCSCH: lambda x: sp.asinh(1 / x),
+            L.AST_FUNCTION_ARCCOTH: lambda x: sp.atanh(1 / x),
+        })
+    return _FUNC_TABLE
+
+
+_FUNC_TABLE: dict[int, Any] = {}
+
+
 def ast_to_sympy(node: Any, *, where: str) -> sp.Expr:
-    """Convert a libsbml ASTNode to a sympy expression (only known math; nothing is evaluated)."""
+    """Convert a libsbml ASTNode to a sympy expression (only known math; nothing is evaluated).
+
+    Math that mixes logical and numeric values (``true + 1``) is refused with a
+    :class:`ModelError`."""
+    import warnings
+
+    import libsbml as L
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", sp.utilities.exceptions.SymPyDeprecationWarning)
+            return _ast_to_sympy(node, where=where)
+    except (TypeError, ValueError, sp.utilities.exceptions.SymPyDeprecationWarning) as exc:
+        raise ModelError(f"{where}: unsupported math {L.formulaToL3String(node)!r} "
+                         f"({type(exc).__name__})") from None
+
+
+def _ast_to_sympy(node: Any, *, where: str) -> sp.Expr:
     import libsbml as L
 
     t = node.getType()
-    kids = [ast_to_sympy(node.getChild(i), where=where) for i in range(node.getNumChildren())]
+    kids = [_ast_to_sympy(node.getChild(i), where=where) for i in range(node.getNumChildren())]
     if t in (L.AST_INTEGER,):
         return sp.Integer(node.getInteger())
     if t in (L.AST_REAL, L.AST_REAL_E):
@@ -476,13 +1040,28 @@ def ast_to_sympy(node: Any, *, where: str) -> sp.Expr:
         L.AST_RELATIONAL_LT: sp.Lt, L.AST_RELATIONAL_LEQ: sp.Le, L.AST_RELATIONAL_GT: sp.Gt,
         L.AST_RELATIONAL_GEQ: sp.Ge, L.AST_RELATIONAL_EQ: sp.Eq, L.AST_RELATIONAL_NEQ: sp.Ne,
     }
-    if t in rel:
-        return rel[t](kids[0], kids[1])
+    if t in rel:  # MathML relations are n-ary: a < b < c means a < b and b < c
+        if len(kids) < 2:
+            return sp.true
+        return sp.And(*[rel[t](a, b) for a, b in zip(kids, kids[1:])])
     logic = {L.AST_LOGICAL_AND: sp.And, L.AST_LOGICAL_OR: sp.Or, L.AST_LOGICAL_XOR: sp.Xor}
     if t in logic:
         return logic[t](*kids)
     if t == L.AST_LOGICAL_NOT:
         return sp.Not(kids[0])
+    if t == L.AST_NAME_AVOGADRO:
+        return sp.Float(AVOGADRO_SBML)
+    if t == L.AST_FUNCTION_RATE_OF and len(kids) == 1 and isinstance(kids[0], sp.Symbol):
+        return RATE_OF(kids[0])  # resolved once the model's rates are known
+    if t in (L.AST_FUNCTION_DELAY, L.AST_FUNCTION_RATE_OF):
+        what = "delay" if t == L.AST_FUNCTION_DELAY else "rateOf"
+        raise ModelError(f"{where}: {what} is not supported ({L.formulaToL3String(node)!r})")
+    if t == L.AST_FUNCTION_REM and len(kids) == 2:  # sign of the dividend, like C's fmod
+        return kids[0] - kids[1] * _trunc(kids[0] / kids[1])
+    if t == L.AST_FUNCTION_QUOTIENT and len(kids) == 2:  # integer part, towards zero
+        return _trunc(kids[0] / kids[1])
+    if t in _FUNC_TYPES() and len(kids) == 1:
+        return _FUNC_TYPES()[t](kids[0])
     name = (node.getName() or "").lower()
     if t == getattr(L, "AST_FUNCTION_MAX", -1) or name == "max":
         return sp.Max(*kids)

@@ -29,7 +29,9 @@ class ConditionResult:
     name
         Label such as ``lisaftoclax 100 nM + hht 50 nM``.
     doses_nM
-        Drug -> concentration (nM) at treatment start.
+        Factor -> value at treatment start: each drug's concentration (nM), each input's value
+        (species in nM, parameters in the model's units; see
+        :meth:`ScenarioResult.factor_units`).
     death_h
         Per cell (index = cell number): time of death in h after treatment start; NaN unless the
         cell's ``fate`` is ``Fate.DIED``.
@@ -129,6 +131,17 @@ class ScenarioResult:
     #: run.json's ``timings_s``, not here.
     timings: dict[str, float] = field(default_factory=dict)
 
+    def factor_units(self) -> dict[str, str | None]:
+        """Every factor (drugs, then inputs) -> its unit: ``"nM"`` for drugs and species, the
+        declared unit of a parameter input, or None (the model's units, not stated)."""
+        from apopsim.inputs import factor_units
+
+        return factor_units(self.scenario, self.model)
+
+    def factor_column(self, name: str) -> str:
+        """The summary column of a factor: ``<name>_nM`` for concentrations, else ``<name>``."""
+        return f"{name}_nM" if self.factor_units().get(name, "nM") == "nM" else name
+
     @property
     def failures(self) -> list[tuple[str, int, str]]:
         """``(condition, cell, message)`` for every cell that failed."""
@@ -151,7 +164,8 @@ class ScenarioResult:
     def to_dataframe(self) -> pd.DataFrame:
         """Summary: one row per condition.
 
-        Columns: ``condition``, ``<drug>_nM``, ``apoptotic_fraction_<t>h`` (with ``_ci_low`` /
+        Columns: ``condition``, ``<drug>_nM`` (and per input ``<species>_nM`` or
+        ``<parameter>``, in the model's units), ``apoptotic_fraction_<t>h`` (with ``_ci_low`` /
         ``_ci_high`` for populations) per readout time, ``apoptotic_fraction`` (last readout),
         ``median_time_to_death_h`` (h; median over the cells that died during the run only, NaN
         if none did), ``time_to_death_h`` (the same value, older name), ``<variable>_end`` (mean
@@ -166,7 +180,7 @@ class ScenarioResult:
         rows = []
         for c in self.conditions:
             row: dict[str, Any] = {"condition": c.name}
-            row.update({f"{d}_nM": c.doses_nM.get(d, 0.0) for d in s.drugs})
+            row.update({self.factor_column(d): c.doses_nM.get(d, 0.0) for d in s.factors()})
             for t in s.time.readout_times():
                 f, lo, hi = c.apoptotic_fraction(t)
                 row[f"apoptotic_fraction_{t:g}h"] = f

@@ -9,22 +9,27 @@ denominator of every apoptotic fraction.
 
 from __future__ import annotations
 
+import functools
 import platform
 import sys
 import time
+import warnings
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from apopsim.cell import untreated_parameters
 from apopsim.engine import compile_model
-from apopsim.errors import ScenarioError
+from apopsim.errors import ApopsimWarning, ScenarioError
+from apopsim.inputs import apply_species, factor_units, plan_inputs, scale_varied
 from apopsim.library import catalogue, load_model
 from apopsim.model import Model
 from apopsim.population import (
     Fate,
     PreeqTask,
     TreatTask,
+    auto_executor,
     make_executor,
     run_chunks,
     run_preeq_task,
@@ -40,9 +45,22 @@ __all__ = ["ConditionResult", "ScenarioResult", "condition_name", "provenance",
            "run_scenario", "scenario_model"]
 
 
-def condition_name(doses: dict[str, float]) -> str:
-    """Readable condition label, e.g. ``lisaftoclax 100 nM + hht 50 nM`` or ``control``."""
-    parts = [f"{d} {v:g} nM" for d, v in doses.items() if v > 0]
+def condition_name(doses: dict[str, float],
+                   units: dict[str, str | None] | None = None) -> str:
+    """Readable condition label, e.g. ``lisaftoclax 100 nM + hht 50 nM`` or ``control``.
+
+    ``units``: factor -> unit (default nM). A factor in nM is named only when above 0; any other
+    factor (a parameter input) always, as ``k_on = 0.5 1/h`` or, unit unknown, ``k_on = 0.5``.
+    """
+    units = units or {}
+    parts = []
+    for d, v in doses.items():
+        unit = units.get(d, "nM")
+        if unit == "nM":
+            if v > 0:
+                parts.append(f"{d} {v:g} nM")
+        else:
+            parts.append(f"{d} = {v:g}" + (f" {unit}" if unit else ""))
     return " + ".join(parts) if parts else "control"
 
 
@@ -69,9 +87,11 @@ def run_scenario(
 ) -> ScenarioResult:
     """Simulate every condition of ``scenario`` for one cell or a population.
 
-    Each cell is pre-equilibrated untreated once (shared by all conditions), then treated under
-    each condition from ``t = 0`` h. Failed cells are retried once, then reported in
-    ``ScenarioResult.failures``; they never vanish silently.
+    Each cell is pre-equilibrated untreated once (shared by all conditions; once per value set
+    of the ``cell``-mode parameter inputs, if any), then treated under each condition from
+    ``t = 0`` h: drugs and ``treat`` parameter inputs take their values, species inputs are
+    added to (or clamped in) the pre-equilibrated state (:mod:`apopsim.inputs`). Failed cells
+    are retried once, then reported in ``ScenarioResult.failures``; they never vanish silently.
 
     Parameters
     ----------
@@ -97,24 +117,34 @@ def run_scenario(
     cells = f", sampling {pop.n_cells} cells" if pop.n_cells > 1 else ""
     with phase("setup", f"loading and compiling model {scenario.model}{cells}"):
         model = scenario_model(scenario)
+        _warn_units(scenario, model)
+        plan = plan_inputs(scenario, model)  # raises ScenarioError naming a bad input
+        try:
+            variation = pop.variation(model)
+        except ValueError as exc:
+            raise ScenarioError(str(exc), [("population.vary_parameters", str(exc))]) from None
         compile_model(model)  # compile (and cache) before workers start
-        pnames, pvals, snames, svals = sample_cells(model, pop.variation(), pop.n_cells,
+        if plan.treat_model is not model:
+            compile_model(plan.treat_model)  # clamped species: a variant for treatment
+        pnames, pvals, snames, svals = sample_cells(model, variation, pop.n_cells,
                                                     scenario.seed)
     solver = scenario.solver.options()
     preeq = scenario.preequilibration.options()
     event = scenario.readouts.death.event(pop.stop_at_death)
     untreated = untreated_parameters(model)
-    resolve = catalogue().resolve
+    resolve = functools.partial(catalogue().resolve, serum_percent=scenario.serum_percent)
     times = np.asarray(scenario.time.output_times())
     variables = tuple(dict.fromkeys([*scenario.readouts.species, event.variable]))
     conditions = scenario.conditions()
     blocks = _blocks(pop.n_cells, pop.block_size)
+    # cells are pre-equilibrated once per value set of the 'cell'-mode parameter inputs
+    groups = list(dict.fromkeys(tuple(sorted(plan.cell_values(c).items())) for c in conditions))
 
     ex = scenario.execution
     kind = executor or ex.executor
     if kind == "auto":
-        kind = "serial" if pop.n_cells * len(conditions) <= 64 else "processes"
-    n_work = pop.n_cells * (1 + len(conditions))
+        kind = auto_executor(solver.engine, pop.n_cells * len(conditions))
+    n_work = pop.n_cells * (len(groups) + len(conditions))
     bar = progress_bar(n_work, progress, scenario.name)
     address = scheduler or ex.scheduler
     dask = bool(address) or kind == "dask"
@@ -122,21 +152,24 @@ def run_scenario(
                show=dask):  # local processes start at once (forked on first use)
         pool = make_executor(kind, workers or ex.workers, address)
     try:
-        # phase 1: pre-equilibrate each cell once
-        y0 = np.empty((pop.n_cells, len(model.state)))
-        pre_errors: dict[int, str] = {}
+        # phase 1: pre-equilibrate each cell once (per group of 'cell'-mode input values)
+        y0s = {g: np.empty((pop.n_cells, len(model.state))) for g in groups}
+        pre_errors: dict[tuple, dict[int, str]] = {g: {} for g in groups}
         sidx = tuple(model.state.index(s) for s in snames)
-        tasks1 = [PreeqTask(model, solver, preeq, tuple(pnames), pvals[list(b)], sidx,
-                            svals[list(b)], untreated, b) for b in blocks]
+        jobs1 = [(g, b) for g in groups for b in blocks]
+        cell_params = {g: scale_varied(model, pnames, pvals, dict(g)) for g in groups}
+        tasks1 = [PreeqTask(model, solver, preeq, tuple(pnames), cell_params[g][0][list(b)],
+                            sidx, svals[list(b)], {**untreated, **cell_params[g][1]}, b)
+                  for g, b in jobs1]
 
         def got_preeq(i, res, err):
-            b = blocks[i]
+            g, b = jobs1[i]
             if err is not None:
-                y0[list(b)] = np.nan
-                pre_errors.update({c: f"chunk failed twice: {err}" for c in b})
+                y0s[g][list(b)] = np.nan
+                pre_errors[g].update({c: f"chunk failed twice: {err}" for c in b})
             else:
-                y0[list(b)] = res.y0
-                pre_errors.update(res.errors)
+                y0s[g][list(b)] = res.y0
+                pre_errors[g].update(res.errors)
             bar.update(len(b))
 
         bar.set_description(f"{scenario.name}: pre-equilibration", refresh=False)
@@ -152,18 +185,24 @@ def run_scenario(
         tasks2 = []
         for ci, doses in enumerate(conditions):
             start, events = scenario.engine_schedule(doses)
-            sym = {**untreated, **resolve(model, start)}
-            sched = tuple((t, resolve(model, c)) for t, c in events)
+            drugs, params = plan.split(model, start)
+            # a parameter the population varies keeps each cell's deviation around the input
+            pv, params = scale_varied(model, pnames, pvals, params)
+            sym = {**untreated, **resolve(model, drugs), **params}
+            sched = tuple((t, {**resolve(model, d), **p})
+                          for t, (d, p) in ((t, plan.split(model, c)) for t, c in events))
+            group = tuple(sorted(plan.cell_values(doses).items()))
+            y0 = apply_species(model, y0s[group], plan.species_values(doses), pnames, pv)
             for b in blocks:
-                tasks2.append(TreatTask(model, solver, tuple(pnames), pvals[list(b)],
+                tasks2.append(TreatTask(plan.treat_model, solver, tuple(pnames), pv[list(b)],
                                         y0[list(b)], sym, sched, times, variables,
                                         event,
                                         ci, b))
             per_cond[ci] = {"death": np.full(pop.n_cells, np.nan),
                             "fate": np.full(pop.n_cells, Fate.FAILED, dtype=np.int8),
-                            "traces": np.full((pop.n_cells, len(variables), len(times)), np.nan,
-                                              dtype=np.float32),
-                            "errors": {c: m for c, m in pre_errors.items()}, "left": len(blocks)}
+                            # float64: traces keep whatever precision the tasks deliver
+                            "traces": np.full((pop.n_cells, len(variables), len(times)), np.nan),
+                            "errors": dict(pre_errors[group]), "left": len(blocks)}
 
         def got_treat(i, res, err):
             nonlocal n_retried
@@ -195,7 +234,8 @@ def run_scenario(
         bar.close()
     for ci, doses in enumerate(conditions):
         acc = per_cond[ci]
-        results.append(ConditionResult(condition_name(doses), doses, acc["death"], acc["fate"],
+        results.append(ConditionResult(condition_name(doses, plan.units), doses, acc["death"],
+                                       acc["fate"],
                                        acc["stats"], dict(sorted(acc["errors"].items()))))
     wall = time.perf_counter() - t_start
     timings["run"] = wall
@@ -219,6 +259,8 @@ def provenance(result: ScenarioResult, executor: str) -> dict[str, Any]:
 
     s, model = result.scenario, result.model
     failures = result.failures
+    units = factor_units(s, model)
+    kinds = {k: ("species" if k in model.state else "parameter") for k in s.inputs}
     return {
         "apopsim_version": apopsim.__version__,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -244,5 +286,22 @@ def provenance(result: ScenarioResult, executor: str) -> dict[str, Any]:
         "platform": platform.platform(),
         "packages": {p: ver(p) for p in ("numpy", "scipy", "sympy", "numba", "pandas",
                                          "pydantic", "libroadrunner", "antimony")},
-        "units": {"concentration": "nM", "time": "h"},
+        "units": {"concentration": "nM", "time": "h", "model": model.units.to_dict()},
+        "inputs": {k: {"kind": kinds.get(k), "mode": v.mode or ("add" if kinds.get(k) ==
+                                                                "species" else "treat"),
+                       "unit": units.get(k)} for k, v in s.inputs.items()},
     }
+
+
+def _warn_units(scenario: Scenario, model: Model) -> None:
+    """Warn when a user's model declares no units (taken as hours and nM) or its units needed a
+    note; the built-in models are written in hours and nM and do not warn."""
+    from apopsim.library import list_models, models_dir
+
+    src = getattr(model, "source", None)
+    builtin = scenario.model in list_models() or (
+        src is not None and Path(src).resolve().parent == models_dir().resolve())
+    if not builtin and (model.units.assumed or model.units.notes):
+        warnings.warn(f"{scenario.model}: {model.units.describe()}"
+                      + "".join(f"; {n}" for n in model.units.notes), ApopsimWarning,
+                      stacklevel=3)

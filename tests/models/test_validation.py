@@ -14,6 +14,8 @@ Each test names its source. Published values are copied here (the tests never re
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 from _modelkit import MODELS_DIR, at, load, run, time_of_death
@@ -126,12 +128,18 @@ def test_geva_zatorsky_period_and_mdm2_lag(p53_damaged):
     assert 1.5 <= float(np.mean(lags)) <= 2.5, lags
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "p53 rises ~150-fold under MDM2 blockade: the slow MDM2-independent p53 turnover "
-    "(kdeg_p53 0.05 /h) that keeps the damage oscillation sustained sets the blocked level; "
-    "kdeg_p53 ~1 /h gives ~11-fold but damps the oscillation (models/README.md)"))
 def test_geva_zatorsky_mdm2_blockade_raises_p53_5_to_20_fold():
+    """Geva-Zatorsky et al. 2006: cutting MDM2-driven p53 degradation raises steady p53 about
+    tenfold (accepted 5-20-fold). The fold is set by total / MDM2-independent p53 turnover
+    (other E3 ligases and the 20S proteasome; p53.ant). It was ~150-fold (kdeg_p53 0.05 /h,
+    unstressed p53 half-life ~4 min); `kdeg_p53` is fitted to this tenfold (models/README.md),
+    so this test checks the fit and the unstressed p53 half-life (~20 min, classic value),
+    which is not fitted."""
     m = load("p53")
+    y0 = apopsim.simulate(m, [0.0], rtol=1e-8, atol=1e-10).meta["final_state"]
+    p0 = y0[m.state.index("p53")]
+    turnover = (m.parameters["ksyn_p53"] * m.parameters["s0_p53"]) / p0  # 1/h at steady state
+    assert 10 <= np.log(2) / turnover * 60 <= 40, "unstressed p53 half-life (min)"
     times, tr = run(m, 72.0, {"alrizomadlin": 100}, dt=1.0)
     fold = at(times, tr, "p53", 72) / at(times, tr, "p53", 0)
     assert 5 <= fold <= 20, fold
@@ -140,8 +148,10 @@ def test_geva_zatorsky_mdm2_blockade_raises_p53_5_to_20_fold():
 # --------------------------------------------------------------------------- Chen et al. 2011
 @pytest.mark.xfail(strict=True, reason=(
     "HHT acts at once on translation and MCL-1 (half-life 0.5 h) reaches its new level within "
-    "~2 h, so it is flat from 4 h on; a continued fall needs drug uptake kinetics or mRNA "
-    "decay (drug exposure, issue 9 item 5, not yet modelled)"))
+    "~2 h, so it is flat from 4 h on. The drug-exposure layer (issue 9 item 5) gives the free "
+    "concentration (HHT <= 50 % plasma-bound: 95 nM free of 100 in 10 % FBS) but no time course: "
+    "a continued fall to 8 h needs slow intracellular accumulation of HHT (no published uptake "
+    "kinetics found) or a longer MCL-1 half-life in Chen's primary CLL cells; not modelled"))
 def test_chen_hht_halves_mcl1_within_2h_and_still_falling_at_8h():
     m = load("apoptosis_intrinsic", "aml_intrinsic")
     times, tr = run(m, 8.0, {"hht": 100}, dt=0.1)
@@ -156,9 +166,36 @@ def test_chen_hht_halves_mcl1_within_2h_and_still_falling_at_8h():
 VALIDATION_DIR = MODELS_DIR.parent / "scenarios" / "validation"
 
 
+# ------------------------------------------------------------------------ Spencer et al. 2009
+def test_spencer_fractional_killing_time_to_death_spread():
+    """Spencer et al. Nature 2009;459:428: at a TRAIL dose killing about half of a clonal HeLa
+    population within 6 h, the times to death spread widely (CV 0.2-0.5), from cell-to-cell
+    variation in protein levels. Population of `scenarios/validation/
+    spencer2009_fractional_killing.yaml` (default variation: CV 0.25, half shared) at its
+    10 ng/ml well (the dose whose 6-h killing was nearest one half in that scenario's scan:
+    0.61 at 10 ng/ml, 0.12 at 5, 0.84 at 20; 200 cells). The spread is taken over every cell
+    that dies within the 12-h observation window (0.26 at 10 ng/ml; over only the cells dead by
+    6 h it is 0.14, a truncated window)."""
+    import yaml
+
+    from apopsim.runner import run_scenario
+
+    spec = yaml.safe_load((VALIDATION_DIR / "spencer2009_fractional_killing.yaml").read_text())
+    spec["drugs"] = {"trail": [0.1667]}  # 10 ng/ml
+    spec["population"]["n_cells"] = 60 if os.environ.get("APOPSIM_FAST") else 150
+    res = run_scenario(apopsim.load_scenario(spec), executor="serial", progress=False)
+    d = res.deaths if not callable(res.deaths) else res.deaths()
+    live = d[d["fate"].isin(["died", "survived"])]
+    t = live["time_to_death_h"].dropna().to_numpy()
+    frac6 = float(np.mean(live["time_to_death_h"].fillna(np.inf).to_numpy() <= 6.0))
+    assert 0.3 <= frac6 <= 0.7, frac6  # "about half" within 6 h
+    cv = float(np.std(t) / np.mean(t))
+    assert 0.2 <= cv <= 0.5, cv
+
+
 @pytest.mark.parametrize("path", sorted(VALIDATION_DIR.glob("*.yaml")), ids=lambda p: p.stem)
 def test_validation_scenario_is_valid_and_cites_its_source(path):
     text = path.read_text()
     assert text.startswith("# Validation:") and ("Published" in text or "Expected" in text)
     s = apopsim.load_scenario(path)
-    assert s.model and s.context
+    assert s.model and (s.context or s.overrides)

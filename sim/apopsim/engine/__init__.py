@@ -14,6 +14,8 @@ The pieces, each small and passed in rather than switched on by flags:
 * :mod:`~apopsim.engine.registry`: the back-end protocol and the registry of back ends by name;
 * :mod:`~apopsim.engine.backends`: the built-in back ends (``"scipy"``: LSODA/BDF/Radau, the
   reference; ``"roadrunner"``: libRoadRunner's CVODE) and the per-structure instance cache;
+  ``"numba"`` (:mod:`~apopsim.engine.stiff`, Rodas4 compiled whole) is registered lazily: its
+  module (and numba's parallel machinery) loads the first time the engine is used;
 * :mod:`~apopsim.engine.trajectory`: :class:`Trajectory`, the one-cell result.
 
 Drug names are resolved outside the engine (:mod:`apopsim.cell`, the drug catalogue).
@@ -22,15 +24,27 @@ Drug names are resolved outside the engine (:mod:`apopsim.cell`, the drug catalo
 from apopsim.engine.backends import integrator_for, make_integrator
 from apopsim.engine.compiler import CompiledModel, compile_model
 from apopsim.engine.options import PreequilibrationOptions, SolverOptions, ThresholdEvent
-from apopsim.engine.registry import Backend, backend_names, get_backend, register_backend
-from apopsim.engine.segments import Schedule, integrate_segments, watched_values
+from apopsim.engine.registry import (
+    Backend,
+    backend_names,
+    get_backend,
+    register_backend,
+    register_lazy_backend,
+)
+from apopsim.engine.segments import (
+    Schedule,
+    integrate_batch,
+    integrate_segments,
+    integrate_segments_many,
+    watched_values,
+)
 from apopsim.engine.steady_state import (
     conservation_laws,
     newton_polish,
     preequilibrate,
+    preequilibrate_many,
     relative_rate,
 )
-from apopsim.engine.stiff import NumbaBackend  # noqa: F401 - registers engine "numba"
 from apopsim.engine.trajectory import Trajectory
 
 __all__ = [
@@ -45,12 +59,16 @@ __all__ = [
     "compile_model",
     "conservation_laws",
     "get_backend",
+    "integrate_batch",
     "integrate_segments",
+    "integrate_segments_many",
     "integrator_for",
     "make_integrator",
     "newton_polish",
     "preequilibrate",
+    "preequilibrate_many",
     "register_backend",
+    "register_lazy_backend",
     "relative_rate",
     "watched_values",
 ]

@@ -33,6 +33,7 @@ from apopsim.engine.registry import (  # noqa: F401 - re-exported for back-end a
     backend_names,
     get_backend,
     register_backend,
+    register_lazy_backend,
 )
 from apopsim.errors import SimulationError
 
@@ -180,6 +181,11 @@ class RoadRunnerBackend:
         out[:, self.float_idx] = res[:, 1:1 + len(self.float_idx)]
         out[:, self.rate_idx] = res[:, 1 + len(self.float_idx):]
         return out
+
+
+# ============================================================================ numba (lazy)
+# the compiled Rodas4 of apopsim.engine.stiff: imported (with numba) on first use
+register_lazy_backend("numba", "apopsim.engine.stiff")
 
 
 # ============================================================================ cache

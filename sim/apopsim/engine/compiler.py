@@ -82,7 +82,15 @@ def _jit_enabled() -> bool:
 
 
 def compile_model(model: Model) -> CompiledModel:
-    """Compile ``model`` (cached per model structure; parameter values are runtime inputs)."""
+    """Compile ``model`` (cached per model structure; parameter values are runtime inputs).
+
+    A model with SBML events (loaded with ``allow_events``) is refused: this engine would ignore
+    them; :func:`apopsim.engine.sbml_events.simulate_sbml` runs it."""
+    if model.events:
+        from apopsim.errors import ModelError
+
+        raise ModelError(f"model {model.name!r} has SBML events, which this engine does not run "
+                         "(apopsim.engine.sbml_events.simulate_sbml does)")
     key = (model.structure_hash(), _jit_enabled())
     if key not in _COMPILED:
         _COMPILED[key] = _compile_structure(key[0], model, key[1])
@@ -206,6 +214,13 @@ def _fold_powers(d: sp.Expr) -> sp.Expr:
     return sp.powsimp(d, combine="exp", force=True)
 
 
+def _drop_step_derivatives(d: sp.Expr) -> sp.Expr:
+    """``floor``/``ceiling`` (SBML floor, ceiling, rem, quotient) are piecewise constant: their
+    derivative is 0 almost everywhere (sympy leaves it unevaluated, which cannot be printed)."""
+    derivs = [a for a in d.atoms(sp.Derivative) if isinstance(a.expr, (sp.floor, sp.ceiling))]
+    return d.xreplace({a: sp.Integer(0) for a in derivs}) if derivs else d
+
+
 def generate_source(model: Model, param_names: tuple[str, ...]) -> tuple[str, int]:
     """Python source of ``rhs``, ``jac`` and ``observe`` for ``model``; also the Jacobian nnz."""
     y, p, dy, full = derivatives(model, param_names)
@@ -231,7 +246,7 @@ def generate_source(model: Model, param_names: tuple[str, ...]) -> tuple[str, in
     entries = []
     for i, e in enumerate(dy):
         for j in sorted(e.free_symbols & set(y), key=lambda s: int(str(s)[1:])):
-            d = _fold_powers(sp.diff(e, j))
+            d = _drop_step_derivatives(_fold_powers(sp.diff(e, j)))
             if d != 0:
                 entries.append((i, int(str(j)[1:]), d))
     lines += ["", "", "def jac(t, y, p):"]

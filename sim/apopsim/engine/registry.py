@@ -63,8 +63,15 @@ class Backend(Protocol):
         """Options for one more attempt after a failure (the back end's retry policy)."""
         ...
 
+    # Optional: ``integrate_many(y0s, ps, times, freezes=None) -> (states, errors)``, many
+    # cells in one call (states (n_cells, len(times), n_state), errors: per cell None or the
+    # failure message). Populations use it when present
+    # (:func:`~apopsim.engine.segments.integrate_batch`), else ``integrate`` cell by cell.
+
 
 _REGISTRY: dict[str, type[Backend]] = {}
+#: back ends known by name whose module is imported on first use: name -> module
+_LAZY: dict[str, str] = {}
 
 
 def register_backend(cls: type[Backend]) -> type[Backend]:
@@ -73,13 +80,28 @@ def register_backend(cls: type[Backend]) -> type[Backend]:
     return cls
 
 
+def register_lazy_backend(name: str, module: str) -> None:
+    """Declare back end ``name``, registered by importing ``module`` (whose class carries
+    :func:`register_backend`) the first time :func:`get_backend` asks for it: a back end with
+    a costly import (numba) costs nothing until used, yet is listed by :func:`backend_names`."""
+    if name not in _REGISTRY:
+        _LAZY[name] = module
+
+
 def backend_names() -> tuple[str, ...]:
-    """Names of the registered back ends."""
-    return tuple(_REGISTRY)
+    """Names of the registered back ends (including those not imported yet)."""
+    return tuple(dict.fromkeys([*_REGISTRY, *_LAZY]))
 
 
 def get_backend(name: str) -> type[Backend]:
-    """The back-end class registered as ``name``."""
+    """The back-end class registered as ``name`` (importing its module if it is lazy)."""
+    if name not in _REGISTRY and name in _LAZY:
+        import importlib
+
+        importlib.import_module(_LAZY[name])
+        if name not in _REGISTRY:
+            raise ValueError(f"module {_LAZY[name]!r} did not register engine {name!r}")
+        del _LAZY[name]
     try:
         return _REGISTRY[name]
     except KeyError:

@@ -9,7 +9,9 @@ import numpy as np
 from apopsim.engine.backends import Backend
 from apopsim.engine.compiler import CompiledModel
 from apopsim.engine.options import ThresholdEvent
+from apopsim.engine.registry import Freeze
 from apopsim.engine.trajectory import Trajectory
+from apopsim.errors import SimulationError
 
 #: A schedule: ``(time_h, {parameter: value})`` changes applied at ``time_h`` (h after treatment).
 Schedule = Sequence[tuple[float, Mapping[str, float]]]
@@ -71,61 +73,141 @@ def integrate_segments(
         ``meta["crossing_h"]`` holds it (``inf`` if never). What happens next is the event's
         ``after``: continue, freeze (the compiled right-hand side switches off, values held) or
         stop (values held at the crossing).
+
+    Raises :class:`~apopsim.errors.SimulationError` if the solver fails. One cell of
+    :func:`integrate_segments_many`.
+    """
+    res = integrate_segments_many(cm, integrator, np.asarray(y, dtype=float)[None, :], [values],
+                                  schedule, times, meta, event=event,
+                                  refine_points=refine_points)[0]
+    if isinstance(res, str):
+        raise SimulationError(res)
+    return res
+
+
+def integrate_batch(integrator: Backend, y0s: np.ndarray, ps: np.ndarray, times: np.ndarray,
+                    freezes: Sequence[Freeze | None]
+                    ) -> tuple[np.ndarray, list[str | None]]:
+    """Integrate cells ``y0s`` (n_cells, n_state; amounts) with parameters ``ps`` over shared
+    ``times`` (h): the back end's ``integrate_many`` when it has one (the numba engine: cells
+    in parallel threads, one call), else ``integrate`` cell by cell. Returns the states
+    (n_cells, len(times), n_state) and per cell None or the failure message (a failed cell's
+    rows are NaN)."""
+    many = getattr(integrator, "integrate_many", None)
+    if many is not None and len(y0s) > 1:
+        fr = None if all(f is None for f in freezes) else np.array(freezes, dtype=float)
+        return many(y0s, ps, times, fr)
+    out = np.full((len(y0s), len(times), y0s.shape[1]), np.nan)
+    errors: list[str | None] = [None] * len(y0s)
+    for c in range(len(y0s)):
+        try:
+            out[c] = integrator.integrate(y0s[c], ps[c], times, freezes[c])
+        except SimulationError as exc:
+            errors[c] = str(exc)
+    return out, errors
+
+
+def integrate_segments_many(
+    cm: CompiledModel,
+    integrator: Backend,
+    y0s: np.ndarray,
+    values: Sequence[dict[str, float]],
+    schedule: Schedule,
+    times: np.ndarray,
+    meta: dict | None = None,
+    *,
+    event: ThresholdEvent | None = None,
+    refine_points: int = 65,
+) -> list[Trajectory | str]:
+    """:func:`integrate_segments` for many cells under one schedule: cell ``c`` starts from
+    ``y0s[c]`` (amounts at ``t = 0``) with parameter values ``values[c]``. Each segment is one
+    :func:`integrate_batch` call over the cells still running (a cell held after its event, or
+    failed, drops out), so a back end with ``integrate_many`` runs the cells in parallel
+    threads. Returns per cell its :class:`Trajectory`, or the failure message (str); each cell's
+    result is what :func:`integrate_segments` gives it alone.
     """
     model = cm.model
-    n_state = len(model.state)
+    m, n_state = len(y0s), len(model.state)
     t_end = float(times[-1])
-    rows = np.empty((len(times), n_state))
-    obs = {k: np.empty(len(times)) for k in model.assignment_rules}
-    freeze = idx = None
+    nt = len(times)
+    rows = np.empty((m, nt, n_state))
+    obs = [{k: np.empty(nt) for k in model.assignment_rules} for _ in range(m)]
+    segs = [_schedule_segments(v, schedule, t_end) for v in values]
+    freezes: list[Freeze | None] = [None] * m
+    idx = None
     holds = event is not None and (event.after == "stop" or event.freezes)
     if event is not None:
         idx = cm.marker_index(event.variable)
         if event.freezes and integrator.supports_freeze:
-            # the generated code watches amounts (species) or rule values: scale the band
-            scale = _conc(cm, np.ones((1, n_state)), cm.param_vector(values))[0, idx] \
-                if idx < n_state else 1.0
-            level = event.threshold / scale
-            freeze = (idx, event.freeze_band[0] * level, event.freeze_band[1] * level)
-    crossing = np.inf
-    done = 0  # rows filled so far
-    for start, end, vals in _schedule_segments(values, schedule, t_end):
-        p = cm.param_vector(vals)
+            for c in range(m):
+                # the generated code watches amounts (species) or rule values: scale the band
+                scale = _conc(cm, np.ones((1, n_state)), cm.param_vector(values[c]))[0, idx] \
+                    if idx < n_state else 1.0
+                level = event.threshold / scale
+                freezes[c] = (idx, event.freeze_band[0] * level, event.freeze_band[1] * level)
+    crossing = np.full(m, np.inf)
+    done = np.zeros(m, dtype=int)  # rows filled so far, per cell
+    errors: list[str | None] = [None] * m
+    running = np.ones(m, dtype=bool)
+    y = np.array(y0s, dtype=float)
+    for s, (start, end, _) in enumerate(segs[0] if m else ()):
+        cells = np.nonzero(running)[0]
+        if not cells.size:
+            break
+        ps = np.array([cm.param_vector(segs[c][s][2]) for c in cells])
         last = end >= t_end
         sel = np.nonzero((times >= start) & ((times <= end) if last else (times < end)))[0]
         grid = np.unique(np.concatenate([[start], times[sel], [end]]))
-        ys = integrator.integrate(y, p, grid, freeze)
+        ys_all, errs = integrate_batch(integrator, y[cells], ps, grid,
+                                       [freezes[c] for c in cells])
         pos = np.searchsorted(grid, times[sel])
-        rows[sel] = ys[pos]
-        if len(sel):
-            for k, v in cm.observe(times[sel], ys[pos], p).items():
-                obs[k][sel] = v
-            done = int(sel[-1]) + 1
-        if event is not None and len(sel) and not np.isfinite(crossing):
-            marker = _watched(cm, idx, rows[sel], p, {k: v[sel] for k, v in obs.items()})
-            past = np.nonzero(event.crossed(marker))[0]
-            if past.size:
-                k = int(sel[past[0]])
-                crossing, y_cross = _refine_crossing(cm, integrator, times, k, rows, start, y,
-                                                     p, idx, event, refine_points)
-                if event.after == "stop":
-                    rows[k:] = y_cross
-                    for name, v in cm.observe(times[k:], rows[k:], p).items():
-                        obs[name][k:] = v
-                    done = len(times)
-                if holds:
-                    break
-        y = ys[-1]
-    if holds and np.isfinite(crossing) and done < len(times):
-        rows[done:] = rows[done - 1]
-        for k in obs:
-            obs[k][done:] = obs[k][done - 1]
-    p_last = cm.param_vector(values)
-    conc = _conc(cm, rows, p_last)
-    names = model.state + tuple(obs)
-    values_arr = np.column_stack([conc] + [obs[k] for k in obs]) if obs else conc
-    return Trajectory(times, names, values_arr,
-                      dict(meta or {}, final_state=y, crossing_h=crossing))
+        for k, c in enumerate(cells):
+            if errs[k] is not None:
+                errors[c], running[c] = errs[k], False
+                continue
+            ys, p = ys_all[k], ps[k]
+            rows[c, sel] = ys[pos]
+            if len(sel):
+                for name, v in cm.observe(times[sel], ys[pos], p).items():
+                    obs[c][name][sel] = v
+                done[c] = int(sel[-1]) + 1
+            if event is not None and len(sel) and not np.isfinite(crossing[c]):
+                marker = _watched(cm, idx, rows[c, sel], p,
+                                  {name: v[sel] for name, v in obs[c].items()})
+                past = np.nonzero(event.crossed(marker))[0]
+                if past.size:
+                    j = int(sel[past[0]])
+                    try:
+                        crossing[c], y_cross = _refine_crossing(
+                            cm, integrator, times, j, rows[c], start, y[c], p, idx, event,
+                            refine_points)
+                    except SimulationError as exc:
+                        errors[c], running[c] = str(exc), False
+                        continue
+                    if event.after == "stop":
+                        rows[c, j:] = y_cross
+                        for name, v in cm.observe(times[j:], rows[c, j:], p).items():
+                            obs[c][name][j:] = v
+                        done[c] = nt
+                    if holds:
+                        running[c] = False
+                        continue
+            y[c] = ys[-1]
+    out: list[Trajectory | str] = []
+    for c in range(m):
+        if errors[c] is not None:
+            out.append(errors[c])
+            continue
+        if holds and np.isfinite(crossing[c]) and done[c] < nt:
+            rows[c, done[c]:] = rows[c, done[c] - 1]
+            for v in obs[c].values():
+                v[done[c]:] = v[done[c] - 1]
+        conc = _conc(cm, rows[c], cm.param_vector(values[c]))
+        names = model.state + tuple(obs[c])
+        values_arr = np.column_stack([conc] + list(obs[c].values())) if obs[c] else conc
+        out.append(Trajectory(times, names, values_arr,
+                              dict(meta or {}, final_state=y[c], crossing_h=crossing[c])))
+    return out
 
 
 def watched_values(cm: CompiledModel, idx: int, amounts: np.ndarray, p: np.ndarray

@@ -9,6 +9,7 @@ import numpy as np
 from apopsim.engine.backends import integrator_for
 from apopsim.engine.compiler import CompiledModel
 from apopsim.engine.options import PreequilibrationOptions, SolverOptions
+from apopsim.engine.segments import integrate_batch
 from apopsim.errors import PreequilibrationError, SimulationError
 from apopsim.model import Model
 
@@ -105,50 +106,41 @@ def preequilibrate(
 
     Fails fast with :class:`~apopsim.errors.PreequilibrationError` when the model oscillates:
     three successive windows in which the fastest-changing variable's derivative changes sign
-    at least twice while the largest relative rate does not fall.
+    at least twice while the largest relative rate does not fall. One cell of
+    :func:`preequilibrate_many`.
     """
-    opts = opts or PreequilibrationOptions()
-    if not cm.autonomous:
-        raise PreequilibrationError(
-            f"model {cm.model.name!r} depends on time explicitly, so it has no untreated steady "
-            "state; disable pre-equilibration"
-        )
-    tight = replace(solver, rtol=min(solver.rtol, 1e-8), atol=min(solver.atol, 1e-10),
-                    max_steps=min(solver.max_steps, PREEQ_MAX_STEPS))
-    integrator = integrator_for(cm, tight)
-    fallback = integrator_for(cm, replace(tight, engine="scipy", method="BDF"))
-    laws = conservation_laws(cm.model)
-    y = np.array(y0, dtype=float)
-    t, window = 0.0, opts.first_window_h
-    rate = np.inf
-    rates: list[float] = []
-    oscillating = 0
-    while t < opts.max_h:
-        grid = np.linspace(0.0, window, 11)
-        try:
-            ys = integrator.integrate(y, p, grid)
-        except SimulationError:
-            try:
-                ys = fallback.integrate(y, p, grid)
-            except SimulationError as exc:
-                raise PreequilibrationError(
-                    f"model {cm.model.name!r}: pre-equilibration failed in the window from "
-                    f"{t:g} to {t + window:g} h of the untreated run ({exc}); the model may "
-                    "oscillate or be too stiff: disable pre-equilibration or check the model"
-                ) from exc
+    ys, hours, errors = preequilibrate_many(cm, solver, np.asarray(y0, dtype=float)[None, :],
+                                            np.asarray(p, dtype=float)[None, :], opts)
+    if errors[0] is not None:
+        raise PreequilibrationError(errors[0])
+    return ys[0], float(hours[0])
+
+
+class _Settling:
+    """One cell's progress towards steady state (see :func:`preequilibrate`)."""
+
+    def __init__(self) -> None:
+        self.rates: list[float] = []
+        self.rate = np.inf  # the latest largest relative rate of change (1/h)
+        self.oscillating = 0
+
+    def check(self, cm: CompiledModel, ys: np.ndarray, p: np.ndarray, t: float, window: float,
+              tol_per_h: float, laws: np.ndarray) -> np.ndarray | None:
+        """After a window ending at ``t`` h with outputs ``ys``: the steady state, or None to
+        go on. Raises :class:`PreequilibrationError` on an oscillation."""
         y = ys[-1]
-        t += window
         rate = relative_rate(cm, y, p)
-        if rate < opts.tol_per_h:
-            return y, t
+        self.rate = rate
+        if rate < tol_per_h:
+            return y
         if rate < 1e-2:
-            polished = newton_polish(cm, y, p, opts.tol_per_h, laws)
+            polished = newton_polish(cm, y, p, tol_per_h, laws)
             if polished is not None:
-                return polished, t
+                return polished
         flips, name = _sign_changes(cm, ys, p)
-        not_falling = len(rates) >= 2 and rate > 0.5 * rates[-2]
-        oscillating = oscillating + 1 if flips >= 2 and not_falling else 0
-        if oscillating >= 3:
+        not_falling = len(self.rates) >= 2 and rate > 0.5 * self.rates[-2]
+        self.oscillating = self.oscillating + 1 if flips >= 2 and not_falling else 0
+        if self.oscillating >= 3:
             raise PreequilibrationError(
                 f"model {cm.model.name!r} did not settle (oscillation?): after {t:g} h of the "
                 f"untreated run, d{name}/dt changed sign {flips} times in the last {window:g} h "
@@ -156,13 +148,80 @@ def preequilibrate(
                 "oscillating model has no steady state: disable pre-equilibration "
                 "(preequilibration: {enabled: false}) or check the untreated model"
             )
-        rates.append(rate)
+        self.rates.append(rate)
+        return None
+
+
+def preequilibrate_many(
+    cm: CompiledModel,
+    solver: SolverOptions,
+    y0s: np.ndarray,
+    ps: np.ndarray,
+    opts: PreequilibrationOptions | None = None,
+) -> tuple[np.ndarray, np.ndarray, list[str | None]]:
+    """:func:`preequilibrate` for many cells at once: cell ``c`` from ``y0s[c]`` (amounts) with
+    parameters ``ps[c]``. Every cell goes through the same doubling windows, so each window is
+    one :func:`~apopsim.engine.segments.integrate_batch` call over the cells not yet settled (a
+    back end with ``integrate_many`` runs them in parallel threads); each cell's result is what
+    :func:`preequilibrate` gives it alone. Returns the states (n_cells, n_state), the hours
+    simulated per cell and per cell None or the failure message (its state is then NaN).
+    """
+    opts = opts or PreequilibrationOptions()
+    y = np.array(y0s, dtype=float)
+    m = len(y)
+    hours = np.zeros(m)
+    errors: list[str | None] = [None] * m
+    if not cm.autonomous:
+        msg = (f"model {cm.model.name!r} depends on time explicitly, so it has no untreated "
+               "steady state; disable pre-equilibration")
+        y[:] = np.nan
+        return y, hours, [msg] * m
+    tight = replace(solver, rtol=min(solver.rtol, 1e-8), atol=min(solver.atol, 1e-10),
+                    max_steps=min(solver.max_steps, PREEQ_MAX_STEPS))
+    integrator = integrator_for(cm, tight)
+    fallback = integrator_for(cm, replace(tight, engine="scipy", method="BDF"))
+    laws = conservation_laws(cm.model)
+    cells = [_Settling() for _ in range(m)]
+    running = np.ones(m, dtype=bool)
+    t, window = 0.0, opts.first_window_h
+    while t < opts.max_h and running.any():
+        grid = np.linspace(0.0, window, 11)
+        active = np.nonzero(running)[0]
+        ys_all, errs = integrate_batch(integrator, y[active], ps[active], grid,
+                                       [None] * len(active))
+        for k, c in enumerate(active):
+            ys = ys_all[k]
+            if errs[k] is not None:
+                try:
+                    ys = fallback.integrate(y[c], ps[c], grid)
+                except SimulationError as exc:
+                    errors[c] = (
+                        f"model {cm.model.name!r}: pre-equilibration failed in the window from "
+                        f"{t:g} to {t + window:g} h of the untreated run ({exc}); the model may "
+                        "oscillate or be too stiff: disable pre-equilibration or check the "
+                        "model")
+                    running[c] = False
+                    continue
+            y[c] = ys[-1]
+            hours[c] = t + window
+            try:
+                steady = cells[c].check(cm, ys, ps[c], t + window, window, opts.tol_per_h, laws)
+            except PreequilibrationError as exc:
+                errors[c], running[c] = str(exc), False
+                continue
+            if steady is not None:
+                y[c], running[c] = steady, False
+        t += window
         window = min(window * 2, opts.max_h - t)
-    raise PreequilibrationError(
-        f"model {cm.model.name!r} did not reach steady state within {opts.max_h:g} h "
-        f"(largest relative rate of change {rate:.3g} /h > {opts.tol_per_h:g} /h); "
-        "check for unbounded growth or oscillation, or disable pre-equilibration"
-    )
+    for c in np.nonzero(running)[0]:
+        errors[c] = (
+            f"model {cm.model.name!r} did not reach steady state within {opts.max_h:g} h "
+            f"(largest relative rate of change {cells[c].rate:.3g} /h > {opts.tol_per_h:g} "
+            "/h); check for unbounded growth or oscillation, or disable pre-equilibration")
+    for c in range(m):
+        if errors[c] is not None:
+            y[c] = np.nan
+    return y, hours, errors
 
 
 def _sign_changes(cm: CompiledModel, ys: np.ndarray, p: np.ndarray) -> tuple[int, str]:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import inspect
+import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 from types import ModuleType
@@ -528,6 +529,21 @@ def plan_for(cm: CompiledModel) -> SparseLUPlan:
 #: the freeze band used when a cell is not frozen: the marker never reaches it
 NO_FREEZE = (0, 1e300, 2e300)
 
+#: Environment variable: threads per process for :meth:`NumbaBackend.integrate_many` (default:
+#: numba's ``NUMBA_NUM_THREADS``, all cores). Worker processes of a population run set it to 1
+#: (the processes already use every core), which also keeps numba's OpenMP layer, not safe
+#: across ``fork``, out of forked workers.
+THREADS_ENV = "APOPSIM_THREADS"
+
+
+def threads() -> int:
+    """Threads :meth:`NumbaBackend.integrate_many` uses in this process: ``APOPSIM_THREADS``
+    if set (>= 1), else numba's thread count."""
+    value = os.environ.get(THREADS_ENV, "").strip()
+    if value.isdigit() and int(value) >= 1:
+        return min(int(value), numba.config.NUMBA_NUM_THREADS)
+    return numba.get_num_threads()
+
 
 @register_backend
 class NumbaBackend:
@@ -574,7 +590,7 @@ class NumbaBackend:
 
     def integrate_many(self, y0s: np.ndarray, ps: np.ndarray, times: np.ndarray,
                        freezes: np.ndarray | None = None) -> tuple[np.ndarray, list[str | None]]:
-        """Many cells in parallel threads (numba ``prange``; ``NUMBA_NUM_THREADS`` threads).
+        """Many cells in parallel threads (numba ``prange``; :func:`threads` threads).
 
         ``y0s`` (n_cells, n_state) amounts, ``ps`` (n_cells, n_params), shared ``times`` (h),
         ``freezes`` (n_cells, 3) rows ``(marker_index, band_start, band_end)`` or None. Returns
@@ -593,11 +609,25 @@ class NumbaBackend:
             out[:, 0] = y0s
             return out, [None] * m
         o = self.opts
-        with numba.parallel_chunksize(1):  # cells differ in cost (dead, untreated, dying)
-            self.kernel.rodas4_many(y0s, np.ascontiguousarray(ps, dtype=float), times,
-                                    np.ascontiguousarray(freezes, dtype=float), o.rtol, o.atol,
-                                    o.max_steps, self.cm.autonomous, self.nnz, out, stats,
-                                    status)
+        ps = np.ascontiguousarray(ps, dtype=float)
+        freezes = np.ascontiguousarray(freezes, dtype=float)
+        n_threads = threads()
+        if n_threads == 1:  # one thread: no parallel layer at all (safe in forked workers)
+            for c in range(m):
+                status[c] = self.kernel.rodas4(y0s[c], ps[c], times, int(freezes[c, 0]),
+                                               freezes[c, 1], freezes[c, 2], o.rtol, o.atol,
+                                               o.max_steps, self.cm.autonomous, self.nnz,
+                                               out[c], stats[c])
+        else:
+            before = numba.get_num_threads()
+            numba.set_num_threads(n_threads)
+            try:
+                with numba.parallel_chunksize(1):  # cells differ in cost (dead, dying, ...)
+                    self.kernel.rodas4_many(y0s, ps, times, freezes, o.rtol, o.atol,
+                                            o.max_steps, self.cm.autonomous, self.nnz, out,
+                                            stats, status)
+            finally:
+                numba.set_num_threads(before)
         errors: list[str | None] = [None] * m
         for c in np.nonzero(status)[0]:
             out[c] = np.nan

@@ -14,8 +14,15 @@ cell is frozen once its fate is decided (the death rule is an engine
 between 1.1 and 1.2 x the death threshold), so the solver steps over the rest of the run almost
 for free; its species then stay at their values at that point. The time of death is located on a
 fine grid between output times, so it does not depend on the output spacing. A cell whose solver
-fails is retried once under its back end's retry policy (scipy: BDF at rtol/100), then reported
-as failed (never silently dropped). A chunk whose worker fails is resubmitted once.
+fails is retried once under its back end's retry policy (scipy: BDF at rtol/100; numba: scipy BDF
+at rtol/100), then reported as failed (never silently dropped). A chunk whose worker fails is
+resubmitted once.
+
+Each chunk runs its cells together: pre-equilibration one batched solver call per window, and
+treatment one per schedule segment (:func:`~apopsim.engine.preequilibrate_many`,
+:func:`~apopsim.engine.integrate_segments_many`). On the numba engine such a call runs the
+cells in parallel threads (``integrate_many``), so one process uses every core without pickling
+anything (:func:`auto_executor`); worker processes use one thread each (``APOPSIM_THREADS=1``).
 
 The modules: :mod:`~apopsim.population.sampling` (drawing cells),
 :mod:`~apopsim.population.tasks` (chunks and fates), :mod:`~apopsim.population.executors`
@@ -34,6 +41,7 @@ from apopsim.population.executors import (
     Executor,
     ProcessExecutor,
     SerialExecutor,
+    auto_executor,
     exit_with_parent,
     make_executor,
     run_chunks,
@@ -66,6 +74,7 @@ __all__ = [
     "TreatResult",
     "TreatTask",
     "Variation",
+    "auto_executor",
     "exit_with_parent",
     "make_executor",
     "run_chunks",

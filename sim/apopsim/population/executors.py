@@ -77,11 +77,19 @@ def watch_parent(parent_pid: int, interval_s: float = 1.0) -> threading.Thread:
 
 def exit_with_parent(parent_pid: int) -> None:
     """Worker initializer: end this worker when its parent ``parent_pid`` dies, however it dies
-    (kill -9, OOM killer): the kernel's parent-death signal on Linux, plus a watcher thread."""
+    (kill -9, OOM killer): the kernel's parent-death signal on Linux, plus a watcher thread.
+    Also sets :data:`WORKER_THREADS_ENV` to 1 (one solver thread per worker)."""
     set_parent_death_signal()
     if os.getppid() != parent_pid:  # the parent died before the signal was armed
         os._exit(1)
     watch_parent(parent_pid)
+    os.environ[WORKER_THREADS_ENV] = "1"  # the processes use the cores: no threads within
+
+
+#: Threads per worker process for batched solvers (read by the numba engine's
+#: ``integrate_many``; see :data:`apopsim.engine.stiff.THREADS_ENV`): workers use 1, so that
+#: processes x threads do not oversubscribe the cores.
+WORKER_THREADS_ENV = "APOPSIM_THREADS"
 
 
 class ProcessExecutor(Executor):
@@ -140,7 +148,8 @@ class DaskExecutor(Executor):
         else:
             self._cluster = LocalCluster(n_workers=workers or os.cpu_count() or 1,
                                          threads_per_worker=1, processes=True,
-                                         dashboard_address=None)
+                                         dashboard_address=None,
+                                         env={WORKER_THREADS_ENV: "1"})
             self.client = Client(self._cluster)
 
     def map(self, fn, tasks):
@@ -175,6 +184,22 @@ def make_executor(kind: str = "processes", workers: int | None = None,
     if kind == "dask":
         return DaskExecutor(None, workers)
     raise ValueError(f"unknown executor {kind!r} (serial, processes or dask)")
+
+
+#: Populations up to this many cell-runs (cells x conditions) run in this process under
+#: ``executor: auto`` even on engines without threads: starting workers costs more.
+SMALL_RUN = 64
+
+
+def auto_executor(engine: str, n_cell_runs: int) -> str:
+    """What ``executor: auto`` means for a population on back end ``engine``: ``"serial"``
+    (this process) when the back end runs many cells per call in parallel threads
+    (``integrate_many``: the numba engine; no workers to start, nothing pickled, the kernel
+    loaded once) or the run is small (<= :data:`SMALL_RUN` cell-runs), else ``"processes"``."""
+    from apopsim.engine import get_backend
+
+    threaded = hasattr(get_backend(engine), "integrate_many")
+    return "serial" if threaded or n_cell_runs <= SMALL_RUN else "processes"
 
 
 def run_chunks(executor: Executor, fn: Callable, tasks: list,

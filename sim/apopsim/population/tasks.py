@@ -15,10 +15,11 @@ from apopsim.engine import (
     compile_model,
     get_backend,
     integrate_segments,
+    integrate_segments_many,
     integrator_for,
-    preequilibrate,
+    preequilibrate_many,
 )
-from apopsim.errors import ApopsimError, SimulationError
+from apopsim.errors import SimulationError
 from apopsim.model import Model
 
 
@@ -93,61 +94,62 @@ class TreatResult:
     cells: tuple[int, ...]
     fate: np.ndarray  # (n_cells,) int8 Fate values
     death_h: np.ndarray  # time of death (h after treatment); NaN unless fate is DIED
-    traces: np.ndarray  # (n_cells, n_readouts, n_times) float32
+    traces: np.ndarray  # (n_cells, n_readouts, n_times) float64 (full precision)
     errors: dict[int, str]
     retried: int = 0
 
 
 def run_preeq_task(task: PreeqTask) -> PreeqResult:
-    """Pre-equilibrate each cell of ``task``; failures are recorded per cell."""
+    """Pre-equilibrate the cells of ``task`` together (:func:`~apopsim.engine.
+    preequilibrate_many`: one batched solver call per window, cells in parallel threads on the
+    numba engine); failures are recorded per cell."""
     cm = compile_model(task.model)
     y0 = np.tile(task.model.initial, (len(task.cells), 1))
     y0[:, list(task.species_idx)] = task.species_values
     errors: dict[int, str] = {}
-    opts = task.preeq
-    for i, cell in enumerate(task.cells):
-        if not opts.enabled:
-            continue
-        p = cm.param_vector({**dict(zip(task.param_names, task.param_values[i])),
-                             **task.untreated})
-        try:
-            y0[i], _ = preequilibrate(cm, task.solver, y0[i], p, opts)
-        except ApopsimError as exc:
-            errors[cell] = f"pre-equilibration: {exc}"
-            y0[i] = np.nan
+    if not task.preeq.enabled or not task.cells:
+        return PreeqResult(task.cells, y0, errors)
+    ps = np.array([cm.param_vector({**dict(zip(task.param_names, task.param_values[i])),
+                                    **task.untreated}) for i in range(len(task.cells))])
+    y0, _, errs = preequilibrate_many(cm, task.solver, y0, ps, task.preeq)
+    for cell, err in zip(task.cells, errs):
+        if err is not None:
+            errors[cell] = f"pre-equilibration: {err}"
     return PreeqResult(task.cells, y0, errors)
 
 
 def run_treat_task(task: TreatTask) -> TreatResult:
-    """Treat each cell of ``task``; each solver failure is retried once, then recorded."""
+    """Treat the cells of ``task`` together (:func:`~apopsim.engine.integrate_segments_many`:
+    one batched solver call per schedule segment, cells in parallel threads on the numba
+    engine); each cell whose solver fails is retried once alone under the back end's retry
+    policy (numba: scipy BDF at rtol / 100), then recorded as failed."""
     cm = compile_model(task.model)
     integ = integrator_for(cm, task.solver)
     retry_solver = get_backend(task.solver.engine).retry_options(task.solver)
     n, nt = len(task.cells), len(task.times)
     death = np.full(n, np.nan)
     fate = np.full(n, Fate.FAILED, dtype=np.int8)
-    traces = np.full((n, len(task.readouts), nt), np.nan, dtype=np.float32)
+    traces = np.full((n, len(task.readouts), nt), np.nan)
     errors: dict[int, str] = {}
     retried = 0
 
-    for i, cell in enumerate(task.cells):
-        if not np.all(np.isfinite(task.y0[i])):
-            errors[cell] = "not pre-equilibrated"
-            continue
-        values = {**dict(zip(task.param_names, task.param_values[i])), **task.doses}
-        tr = None
-        for attempt, solver in enumerate((task.solver, retry_solver)):
+    ok = [i for i in range(n) if np.all(np.isfinite(task.y0[i]))]
+    errors.update({task.cells[i]: "not pre-equilibrated" for i in range(n) if i not in ok})
+    values = [{**dict(zip(task.param_names, task.param_values[i])), **task.doses} for i in ok]
+    # every cell at once (cells in parallel threads on the numba engine), then the failed ones
+    # one by one under the back end's retry policy
+    first = integrate_segments_many(cm, integ, task.y0[ok], values, list(task.schedule),
+                                    task.times, event=task.event)
+    for i, vals, tr in zip(ok, values, first):
+        cell = task.cells[i]
+        if isinstance(tr, str):
+            retried += 1
             try:
-                it = integ if attempt == 0 else integrator_for(cm, solver)
-                tr = integrate_segments(cm, it, task.y0[i], values, list(task.schedule),
-                                        task.times, event=task.event)
-                break
+                tr = integrate_segments(cm, integrator_for(cm, retry_solver), task.y0[i], vals,
+                                        list(task.schedule), task.times, event=task.event)
             except SimulationError as exc:
-                retried += attempt == 0
-                if attempt == 1:
-                    errors[cell] = str(exc)
-        if tr is None:
-            continue
+                errors[cell] = str(exc)
+                continue
         if task.event.crossed(tr[task.event.variable][0]):  # dead untreated: not a live cell
             fate[i] = Fate.DEAD_UNTREATED
             continue

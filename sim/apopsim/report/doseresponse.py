@@ -28,11 +28,15 @@ MIN_DOSES = 4
 
 
 def dose_series(result: ScenarioResult) -> dict[str, list[int]]:
-    """Drug -> indices of the conditions forming its single-drug series (others at 0 nM)."""
+    """Factor -> indices of the conditions forming its single-factor series: every other drug
+    (and species input) at 0 nM, every other parameter input at its first listed value."""
     out = {}
-    for drug in result.scenario.drugs:
+    units = result.factor_units()
+    lists = result.scenario.dose_lists()
+    rest = {k: 0.0 if units.get(k, "nM") == "nM" else lists[k][0] for k in lists}
+    for drug in result.scenario.factors():
         idx = [i for i, c in enumerate(result.conditions)
-               if all(v == 0 for k, v in c.doses_nM.items() if k != drug)]
+               if all(v == rest.get(k, 0.0) for k, v in c.doses_nM.items() if k != drug)]
         if len({result.conditions[i].doses_nM.get(drug, 0.0) for i in idx}) >= MIN_DOSES:
             out[drug] = sorted(idx, key=lambda i: result.conditions[i].doses_nM.get(drug, 0.0))
     return out
@@ -43,20 +47,24 @@ def fit_dose_response(result: ScenarioResult,
     """One row per (drug, readout time): EC50 (nM), Hill slope, E0, Emax, with 95 % CIs.
 
     ``series``: the result's :func:`dose_series` when already known (found here otherwise).
-    Columns: ``drug``, ``time_h`` (h), ``n_doses``, ``n_cells`` (fewest live cells at treatment
+    Columns: ``drug`` (a drug or an input), ``dose_unit`` (``nM``; for a parameter input its
+    unit, empty if the model does not state it: then every ``ec50*`` column is in that unit, not
+    nM), ``time_h`` (h), ``n_doses``, ``n_cells`` (fewest live cells at treatment
     start over the doses), then ``ec50_nM``, ``hill_slope``, ``e0``, ``emax`` (fractions),
     ``converged`` and, for populations, their ``*_ci_low`` / ``*_ci_high`` bounds; or ``note``
     when the fraction does not change across doses. Empty when no drug has a series.
     """
     rows = []
     series = dose_series(result) if series is None else series
+    units = result.factor_units() if series else {}
     for drug, idx in series.items():
         conds = [result.conditions[i] for i in idx]
         d = np.array([c.doses_nM.get(drug, 0.0) for c in conds])
         n = np.array([c.n_ok for c in conds])
         for t in result.scenario.time.readout_times():
             f = np.array([c.apoptotic_fraction(t)[0] for c in conds])
-            row = {"drug": drug, "time_h": t, "n_doses": len(d), "n_cells": int(n.min())}
+            row = {"drug": drug, "dose_unit": units.get(drug, "nM") or "", "time_h": t,
+                   "n_doses": len(d), "n_cells": int(n.min())}
             ok = np.isfinite(f)
             if not ok.any() or np.ptp(f[ok]) < 1e-9:
                 rows.append({**row, "note": "no response across doses: not fitted"})

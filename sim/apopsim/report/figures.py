@@ -44,9 +44,26 @@ def _pick(n: int, k: int = MAX_LINES) -> list[int]:
     return list(np.unique(np.linspace(0, n - 1, k).round().astype(int)))
 
 
+def _baseline(result: ScenarioResult) -> dict[str, float]:
+    """Factor -> its untreated value: 0 for drugs and species inputs (nM), the first listed
+    value for a parameter input."""
+    units = result.factor_units()
+    return {k: 0.0 if units.get(k, "nM") == "nM" else v[0]
+            for k, v in result.scenario.dose_lists().items()}
+
+
+def axis_label(result: ScenarioResult, name: str) -> str:
+    """``name (unit)``: nM for drugs and species, a parameter's unit where known, else
+    ``(model units)``."""
+    unit = result.factor_units().get(name, "nM")
+    return f"{name} ({unit or 'model units'})"
+
+
 def _given(result: ScenarioResult, c: ConditionResult) -> list[str]:
-    """Drugs given (dose > 0 nM) in condition ``c``, in the scenario's drug order."""
-    return [d for d in result.scenario.drugs if c.doses_nM.get(d, 0.0) > 0]
+    """Factors given in condition ``c`` (a drug above 0 nM, a parameter input away from its
+    first value; see :func:`_baseline`), in the scenario's order."""
+    base = _baseline(result)
+    return [d for d in result.scenario.factors() if c.doses_nM.get(d, 0.0) != base[d]]
 
 
 def condition_color(result: ScenarioResult, c: ConditionResult) -> str:
@@ -56,7 +73,7 @@ def condition_color(result: ScenarioResult, c: ConditionResult) -> str:
         return CONTROL_COLOR
     if len(given) > 1:
         return COMBINATION_COLOR
-    return DRUG_COLORS[list(result.scenario.drugs).index(given[0]) % len(DRUG_COLORS)]
+    return DRUG_COLORS[result.scenario.factors().index(given[0]) % len(DRUG_COLORS)]
 
 
 def _role_label(result: ScenarioResult, c: ConditionResult) -> str:
@@ -74,10 +91,11 @@ def panels(result: ScenarioResult) -> list[tuple[str, list[int]]]:
     single-drug dose series) gets one panel with its conditions (at most ``MAX_LINES``).
     """
     conds = result.conditions
-    drugs = list(result.scenario.drugs)
+    drugs = result.scenario.factors()
+    base = _baseline(result)
 
     def key(doses: dict[str, float]) -> tuple[float, ...]:
-        return tuple(float(doses.get(d, 0.0)) for d in drugs)
+        return tuple(float(doses.get(d, base[d])) for d in drugs)
 
     index = {key(c.doses_nM): i for i, c in enumerate(conds)}
     combos = [i for i, c in enumerate(conds) if len(_given(result, c)) > 1]
@@ -175,6 +193,9 @@ def plot_scenario(result: ScenarioResult, outdir: Path, *,
                                       summary=summary))
         if result.n_cells > 1:
             written.append(plot_death_times(result, outdir / "time_to_death.png"))
+        pair = _input_grid(result)
+        if pair is not None:  # a parameter sweep: also every readout on the grid
+            written += plot_readout_matrices(result, pair, outdir)
         if dose_response is not None and len(dose_response):
             series = dose_series(result) if series is None else series
             for drug in series:
@@ -225,7 +246,7 @@ def plot_fractions(result: ScenarioResult, path: Path, *,
     populations): a dose-matrix heat map per readout time for two-drug grids of at least 3 x 3
     doses, horizontal grouped bars otherwise (bounded width). ``summary``: the result's
     :meth:`~ScenarioResult.to_dataframe` when already computed."""
-    pair = grid_drugs(result)
+    pair = grid_drugs(result) or _input_grid(result)
     if pair is not None:
         lists = result.scenario.dose_lists()
         if min(len(set(lists[d])) for d in pair) >= 3:
@@ -257,8 +278,47 @@ def plot_fractions(result: ScenarioResult, path: Path, *,
     return path
 
 
+def _input_grid(result: ScenarioResult) -> tuple[str, str] | None:
+    """The two varied factors of a grid that involves an input (a parameter sweep, with or
+    without a 0 value), or None."""
+    s = result.scenario
+    varied = [d for d, v in s.dose_lists().items() if len(set(v)) > 1]
+    if s.design != "grid" or len(varied) != 2 or not any(d in s.inputs for d in varied):
+        return None
+    return varied[0], varied[1]
+
+
 def _plot_fraction_matrix(result: ScenarioResult, pair: tuple[str, str], path: Path) -> Path:
     """Heat maps of the apoptotic fraction (%) on the dose grid, one panel per readout time."""
+    return _plot_matrix(result, pair, path,
+                        lambda c, t: 100 * c.apoptotic_fraction(t)[0], "apoptotic cells (%)",
+                        f"{result.scenario.name}: apoptotic fraction (%)", percent=True)
+
+
+def plot_readout_matrices(result: ScenarioResult, pair: tuple[str, str],
+                          outdir: Path) -> list[Path]:
+    """For a grid over two factors: one heat map per recorded species or rule variable, of its
+    mean over the cells (nM, or its own unit) at each readout time
+    (``readout_<variable>.png``)."""
+    out = []
+    times = list(result.times_h)
+    for j, v in enumerate(result.variables):
+        if v not in result.scenario.readouts.species:
+            continue
+
+        def mean(c: ConditionResult, t: float, j: int = j) -> float:
+            return float(c.stats[0, j, times.index(t)])
+
+        unit = "fraction" if "fraction" in v else "nM"
+        out.append(_plot_matrix(result, pair, outdir / f"readout_{v}.png", mean,
+                                f"{v} ({unit}), mean over cells", f"{result.scenario.name}: {v}"))
+    return out
+
+
+def _plot_matrix(result: ScenarioResult, pair: tuple[str, str], path: Path,
+                 value, label: str, title: str, percent: bool = False) -> Path:
+    """Heat maps of ``value(condition, t)`` on the grid of factors ``pair``, one panel per
+    readout time; colour scale 0-100 for a percentage, else the data's range."""
     a, b = pair
     lists = result.scenario.dose_lists()
     da, db = sorted(set(lists[a])), sorted(set(lists[b]))
@@ -266,29 +326,36 @@ def _plot_fraction_matrix(result: ScenarioResult, pair: tuple[str, str], path: P
     z = np.full((len(times), len(da), len(db)), np.nan)
     for c in result.conditions:
         i, j = da.index(c.doses_nM[a]), db.index(c.doses_nM[b])
-        z[:, i, j] = [100 * c.apoptotic_fraction(t)[0] for t in times]
+        z[:, i, j] = [value(c, t) for t in times]
     fig, axes = _grid(len(times), panel_w=2.4, panel_h=2.3)
     cmap = plt.get_cmap("viridis")
     im = None
+    if percent:
+        vmin, vmax = 0.0, 100.0
+    else:
+        finite = z[np.isfinite(z)]
+        vmin, vmax = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+    scale = max(abs(vmin), abs(vmax))
     for ax, t, zt in zip(axes, times, z, strict=True):
-        im = ax.imshow(np.ma.masked_invalid(zt.T), origin="lower", cmap=cmap, vmin=0, vmax=100,
-                       aspect="auto")
+        im = ax.imshow(np.ma.masked_invalid(zt.T), origin="lower", cmap=cmap, vmin=vmin,
+                       vmax=vmax, aspect="auto")
         small = max(len(da), len(db)) > 6
         for i in range(len(da)):
             for j in range(len(db)):
                 if np.isfinite(zt[i, j]) and len(da) * len(db) <= 64:
-                    ax.text(i, j, f"{zt[i, j]:.0f}", ha="center", va="center",
-                            fontsize=5 if small else 7,
-                            color="white" if zt[i, j] < 50 else "black")
+                    # other values: 2 digits, and "0" for what is 0 at the scale of the map
+                    ax.text(i, j, f"{zt[i, j]:.0f}" if percent else
+                            "0" if abs(zt[i, j]) < 5e-3 * scale else fmt_number(zt[i, j], 2),
+                            ha="center", va="center", fontsize=5 if small else 7,
+                            color="white" if zt[i, j] < (vmin + vmax) / 2 else "black")
         ax.set_xticks(range(len(da)), [fmt_number(d) for d in da], rotation=45, ha="right")
         ax.set_yticks(range(len(db)), [fmt_number(d) for d in db])
         ax.tick_params(labelsize=7)
         ax.set_title(f"{t:g} h", fontsize=9)
-    fig.supxlabel(f"{a} (nM)", fontsize=9)
-    fig.supylabel(f"{b} (nM)", fontsize=9)
-    fig.colorbar(im, ax=list(axes), label="apoptotic cells (%)", shrink=0.9)
-    fig.suptitle(f"{result.scenario.name}: apoptotic fraction (%)\n({cell_counts(result)})",
-                 fontsize=9)
+    fig.supxlabel(axis_label(result, a), fontsize=9)
+    fig.supylabel(axis_label(result, b), fontsize=9)
+    fig.colorbar(im, ax=list(axes), label=label, shrink=0.9)
+    fig.suptitle(f"{title}\n({cell_counts(result)})", fontsize=9)
     save(fig, path)
     return path
 
@@ -335,6 +402,7 @@ def plot_dose_response(result: ScenarioResult, drug: str, fits: pd.DataFrame, pa
     fig, ax = plt.subplots(figsize=(4.5, 3.2))
     grid = np.geomspace(pos.min() / 3, pos.max() * 3, 200)
     x0 = pos.min() / 10  # where to draw the 0 nM point on the log axis
+    unit = result.factor_units().get(drug, "nM") or "model units"
     for k, t in enumerate(result.scenario.time.readout_times()):
         color = OKABE_ITO[(k + 1) % 8]
         f = np.array([c.apoptotic_fraction(t) for c in conds])
@@ -350,7 +418,9 @@ def plot_dose_response(result: ScenarioResult, drug: str, fits: pd.DataFrame, pa
     ax.xaxis.set_major_locator(LogLocator(base=10))
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: fmt_number(v)))
     ax.xaxis.set_minor_formatter(NullFormatter())
-    ax.set(xlabel=f"{drug} (nM; 0 nM drawn at {fmt_number(x0)} nM)",
+    zero = (f"; 0 nM drawn at {fmt_number(x0)} nM" if unit == "nM" else
+            f"; 0 drawn at {fmt_number(x0)}" if (d == 0).any() else "")
+    ax.set(xlabel=f"{drug} ({unit}{zero})",
            ylabel="apoptotic fraction (of live cells)", ylim=(-0.02, 1.05),
            title=f"{drug}: dose-response ({cell_counts(result)})")
     ax.title.set_fontsize(8)

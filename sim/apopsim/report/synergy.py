@@ -51,12 +51,15 @@ class ScenarioSynergy:
 
 
 def grid_drugs(result: ScenarioResult) -> tuple[str, str] | None:
-    """The two drugs forming a dose grid, or None."""
+    """The two drugs (or species inputs, in nM) forming a dose grid, or None; a grid over a
+    parameter input is not scored for synergy."""
     s = result.scenario
     varied = [d for d, v in s.dose_lists().items() if len(set(v)) > 1]
     if s.design != "grid" or len(varied) != 2:
         return None
     a, b = varied
+    if any(d in s.inputs and d not in result.model.state for d in (a, b)):
+        return None  # a parameter sweep: heat maps, no synergy scores
     if not (0.0 in s.dose_lists()[a] and 0.0 in s.dose_lists()[b]):
         return None  # no monotherapy margins
     return a, b

@@ -1,6 +1,7 @@
 """Scenario files: what to simulate, validated completely before anything runs.
 
-A scenario YAML names the model, a cell context, drugs and doses (nM), an optional schedule, the
+A scenario YAML names the model, a cell context, drugs and doses (nM), inputs (any model
+parameter or species by name, :mod:`apopsim.inputs`), an optional schedule, the
 simulated duration and output times (hours), readouts, the solver and a seed. :func:`load_scenario`
 parses it safely (no object construction), checks its structure with pydantic and its content
 against the model (species, drugs, parameters), and reports every problem with the file, line,
@@ -32,6 +33,7 @@ from apopsim.scenario.schema import (
     MAX_NM,
     DeathRule,
     Execution,
+    Input,
     LogDoses,
     Overrides,
     Population,
@@ -39,6 +41,7 @@ from apopsim.scenario.schema import (
     Readouts,
     Scenario,
     ScheduleEvent,
+    Series,
     Solver,
     TimeSpec,
     WorkEstimate,
@@ -57,6 +60,7 @@ __all__ = [
     "WARN_TRACE_BYTES",
     "DeathRule",
     "Execution",
+    "Input",
     "LogDoses",
     "Overrides",
     "Population",
@@ -64,6 +68,7 @@ __all__ = [
     "Readouts",
     "Scenario",
     "ScheduleEvent",
+    "Series",
     "Solver",
     "TimeSpec",
     "WorkEstimate",

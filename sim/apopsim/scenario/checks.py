@@ -98,15 +98,23 @@ def check_against_model(scenario: Scenario, lines: dict, where: str) -> list[tup
         drug = cat.get(name)
         symbol = drug.symbol if drug else name
         if drug is None and symbol not in model.drug_inputs:
+            hint = ""
+            if name in model.parameters or name in model.state:
+                kind = "parameter" if name in model.parameters else "species"
+                hint = (f"; {name!r} is a {kind} of model {model.name!r}: to dose it by name, "
+                        f"list it under 'inputs' ({name}: <value or list>)")
             problems.append((at("drugs", name), f"unknown drug {name!r}; the catalogue has "
-                             f"{', '.join(cat.names())}"))
+                             f"{', '.join(cat.names())}{hint}"))
         elif symbol not in model.parameters:
             problems.append((at("drugs", name), f"model {model.name!r} has no input for drug "
                              f"{name!r}; its drug inputs are {', '.join(model.drug_inputs)}"))
     for i, e in enumerate(scenario.schedule):
-        if e.drug not in scenario.drugs:
+        if e.drug is not None and e.drug not in scenario.drugs and e.drug not in scenario.inputs:
             problems.append((at("schedule", i, "drug"), f"drug {e.drug!r} is scheduled but not "
                              f"listed under 'drugs' ({', '.join(scenario.drugs) or 'none'})"))
+    from apopsim.inputs import input_problems
+
+    problems += [(at(*loc), msg) for loc, msg in input_problems(scenario, model)]
     known = set(model.observables)
     for i, s in enumerate(scenario.readouts.species):
         if s not in known:
@@ -115,14 +123,28 @@ def check_against_model(scenario: Scenario, lines: dict, where: str) -> list[tup
     if scenario.population is not None:
         import fnmatch
 
+        from apopsim.scenario.schema import no_variation_message
+
         pop = scenario.population
+        varied: set[str] = set()
         for field_name, names in (("vary_parameters", list(model.parameters)),
                                   ("vary_species", list(model.state))):
-            for i, pat in enumerate(getattr(pop, field_name)):
-                if not any(fnmatch.fnmatchcase(n, pat) for n in names):
+            patterns = (pop.varied_parameters(model) if field_name == "vary_parameters"
+                        else pop.vary_species)
+            for i, pat in enumerate(patterns):
+                hits = [n for n in names if fnmatch.fnmatchcase(n, pat)]
+                varied.update(hits)
+                if not hits:
                     problems.append((at("population", field_name, i), f"{pat!r} matches no "
                                      f"{'parameter' if 'param' in field_name else 'species'} "
                                      f"of model {model.name!r}"))
+        if pop.n_cells > 1 and not pop.varied_parameters(model) and not pop.vary_species:
+            problems.append((at("population", "vary_parameters"), no_variation_message(model)))
+        for k in pop.cv_per:
+            if k not in varied:
+                problems.append((at("population", "cv_per", k), f"{k!r} is not varied: "
+                                 "cv_per names parameters or species matched by "
+                                 "vary_parameters or vary_species"))
     if scenario.readouts.death.variable not in known:
         problems.append((at("readouts", "death", "variable"), "model has no variable "
                          f"{scenario.readouts.death.variable!r} for the death rule"))

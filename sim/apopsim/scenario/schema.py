@@ -7,6 +7,7 @@ vocabulary runs from YAML to generated code. ``apopsim schema`` prints the JSON 
 
 from __future__ import annotations
 
+import fnmatch
 import itertools
 import math
 import re
@@ -30,8 +31,10 @@ from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from apopsim.engine.options import PreequilibrationOptions, SolverOptions, ThresholdEvent
 from apopsim.engine.registry import backend_names
+from apopsim.scenario.expect import Expectation
 
 if TYPE_CHECKING:
+    from apopsim.model import Model
     from apopsim.population import Variation
 
 MAX_NM = 1e9
@@ -93,6 +96,110 @@ class LogDoses(BaseModel):
     def doses(self) -> list[float]:
         """The doses in nM."""
         return log_doses(self.from_nM, self.to_nM, self.n, self.include_zero)
+
+
+class Series(BaseModel):
+    """Evenly spaced values of a scenario input: ``{from: 0.01, to: 10, n: 7}`` (log-spaced by
+    default; ``spacing: linear`` for a linear series), in the input's own unit."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False,
+                              populate_by_name=True)
+
+    from_: NonNegativeFloat = Field(alias="from", description="First value.")
+    to: NonNegativeFloat = Field(description="Last value.")
+    n: int = Field(ge=1, le=1000, description="Number of values.")
+    spacing: Literal["log", "linear"] = Field("log", description="'log' or 'linear'.")
+    include_zero: bool = Field(False, description="Add the value 0 in front.")
+
+    @model_validator(mode="after")
+    def _order(self) -> Series:
+        if self.to < self.from_:
+            raise ValueError(f"'to' ({self.to}) is below 'from' ({self.from_})")
+        if self.spacing == "log" and self.from_ <= 0:
+            raise ValueError("a log series needs 'from' > 0 (add include_zero: true for a 0)")
+        return self
+
+    def values(self) -> list[float]:
+        """The values, rounded to 6 significant digits (as :func:`log_doses`)."""
+        import numpy as np
+
+        space = np.geomspace if self.spacing == "log" else np.linspace
+        vals = [float(f"{v:.6g}") for v in space(self.from_, self.to, self.n)]
+        return ([0.0] if self.include_zero else []) + vals
+
+
+InputValue = Annotated[float, Field(ge=0)]
+
+
+def _input_short_forms(schema: dict[str, Any]) -> None:
+    """JSON Schema of an input: the long form, or the short forms (a value, a list, a series)."""
+    long_form = dict(schema)
+    schema.clear()
+    short_form = dict(long_form["properties"]["values"])  # a value, a list or a series
+    short_form.pop("description", None)
+    schema["anyOf"] = [long_form, short_form]
+    schema["description"] = long_form.get("description", "")
+
+
+class Input(_Strict):
+    """A model parameter or species dosed by name (``inputs:``), in its own unit.
+
+    Short form ``{name: value}``, ``{name: [values]}`` or ``{name: {from, to, n}}``; long form
+    ``{name: {values: ..., kind: ..., mode: ..., unit: ...}}``. A parameter input takes its value
+    from treatment start (``mode: treat``, like a drug: the cell is pre-equilibrated with the
+    model's own value) or is the cell's own value, pre-equilibrated with it (``mode: cell``). A
+    species input (nM) is applied after pre-equilibration, at treatment start: added to the
+    amount the cell has (``mode: add``) or held at the value for the whole run
+    (``mode: clamp``).
+    """
+
+    values: list[InputValue] | Series | InputValue = Field(
+        description="A value, a list of values or a series {from, to, n, spacing}; species in "
+        "nM, parameters in the model's units (finite, >= 0).")
+    kind: Literal["parameter", "species"] | None = Field(
+        None, description="'parameter' or 'species' (default: whichever the model has).")
+    mode: Literal["treat", "cell", "add", "clamp"] | None = Field(
+        None, description="Parameters: 'treat' (default; from treatment start) or 'cell' "
+        "(also during pre-equilibration); species: 'add' (default) or 'clamp' (held).")
+    unit: str | None = Field(
+        None, max_length=40, description="Unit shown in tables and plots (species: nM).")
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False,
+                              json_schema_extra=_input_short_forms)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _short_form(cls, data: Any) -> Any:
+        if not isinstance(data, dict) or ("values" not in data and "from" in data):
+            return {"values": data}
+        return data
+
+    @field_validator("values")
+    @classmethod
+    def _as_list(cls, v: Any) -> list[float]:
+        if isinstance(v, Series):
+            return v.values()
+        values = v if isinstance(v, list) else [v]
+        if not values:
+            raise ValueError("give at least one value")
+        return values
+
+    @model_validator(mode="after")
+    def _kind_and_mode(self) -> Input:
+        species_modes, parameter_modes = ("add", "clamp"), ("treat", "cell")
+        if self.kind == "parameter" and self.mode in species_modes:
+            raise ValueError(f"mode {self.mode!r} is for species; a parameter takes 'treat' or "
+                             "'cell'")
+        if self.kind == "species" and self.mode in parameter_modes:
+            raise ValueError(f"mode {self.mode!r} is for parameters; a species takes 'add' or "
+                             "'clamp'")
+        if self.kind == "species" and self.unit not in (None, "nM"):
+            raise ValueError("species inputs are concentrations in nM")
+        if self.kind == "species" or self.mode in species_modes:
+            high = [v for v in self.values if v > MAX_NM]  # type: ignore[union-attr]
+            if high:
+                raise ValueError(f"species values above {MAX_NM:g} nM: {high}")
+        return self
 
 
 class Overrides(_Strict):
@@ -169,26 +276,46 @@ class TimeSpec(_Strict):
 
 
 class ScheduleEvent(_Strict):
-    """A change of one drug during the run.
+    """A change of one drug (``drug:``) or parameter input (``input:``) during the run.
 
     ``add`` applies the condition's dose at ``at_h`` (the drug is absent before its first ``add``);
-    ``washout`` sets it to 0 nM; ``set`` sets it to ``nM``.
+    ``washout`` sets it to 0 nM; ``set`` sets it to ``nM`` (or ``value``, in the input's unit).
+    A parameter input's ``washout`` restores the model's own value of the parameter.
     """
 
     at_h: NonNegativeFloat = Field(
         description="Time after treatment start (h); at most time.duration_h."
     )
-    drug: str
+    drug: str | None = Field(None, description="A drug listed under 'drugs'.")
+    input: str | None = Field(None, description="A parameter listed under 'inputs'.")
     action: Literal["add", "washout", "set"]
     nM: Dose | None = Field(None, description="Concentration for 'set' (nM).")
+    value: InputValue | None = Field(
+        None, allow_inf_nan=False, description="Value for 'set' of an input (its unit).")
 
     @model_validator(mode="after")
     def _nm(self) -> ScheduleEvent:
-        if self.action == "set" and self.nM is None:
-            raise ValueError("action 'set' needs a concentration 'nM'")
-        if self.action != "set" and self.nM is not None:
-            raise ValueError(f"'nM' is only used with action 'set', not {self.action!r}")
+        if (self.drug is None) == (self.input is None):
+            raise ValueError("name exactly one of 'drug' or 'input'")
+        if self.nM is not None and self.value is not None:
+            raise ValueError("give 'nM' or 'value', not both")
+        amount = self.nM if self.value is None else self.value
+        if self.action == "set" and amount is None:
+            raise ValueError("action 'set' needs a concentration 'nM' (or a 'value')")
+        if self.action != "set" and amount is not None:
+            raise ValueError(f"'nM' and 'value' are only used with action 'set', not "
+                             f"{self.action!r}")
         return self
+
+    @property
+    def name(self) -> str:
+        """The drug or input this event changes."""
+        return self.drug if self.drug is not None else self.input  # type: ignore[return-value]
+
+    @property
+    def set_value(self) -> float | None:
+        """The value of a 'set' (nM for drugs and species, the input's unit otherwise)."""
+        return self.nM if self.value is None else self.value
 
 
 class DeathRule(_Strict):
@@ -252,6 +379,32 @@ class Preequilibration(_Strict):
         return PreequilibrationOptions(self.enabled, self.tol_per_h, self.max_h)
 
 
+DEFAULT_VARY_PARAMETERS = ("ksyn_*",)
+"""What a population varies by default: synthesis rates (nM/h)."""
+
+
+def variation_candidates(model: Model, limit: int = 12) -> list[str]:
+    """Parameters a population could vary on a model without synthesis rates (``ksyn_*``):
+    synthesis- or production-like names first, then the other parameters that are neither drug
+    inputs nor compartment sizes; at most ``limit``."""
+    comps = set(model.species_compartment.values())
+    names = [k for k in model.parameters if k not in model.drug_inputs and k not in comps]
+    likely = [k for k in names if any(w in k.lower() for w in ("syn", "prod", "expr", "basal"))]
+    return (likely + [k for k in names if k not in likely])[:limit]
+
+
+def no_variation_message(model: Model) -> str:
+    """Why a population on ``model`` varies nothing by default, and what it could vary."""
+    comps = set(model.species_compartment.values())
+    species = [s for s, v in zip(model.state, model.initial, strict=True) if v > 0
+               and s not in comps][:8]
+    return (f"model {model.name!r} has no synthesis rates (ksyn_*), which a population varies "
+            "by default: name what to vary in population.vary_parameters (glob patterns) or "
+            "population.vary_species (initial amounts); candidate parameters: "
+            f"{', '.join(variation_candidates(model)) or 'none'}"
+            + (f"; species with initial amounts: {', '.join(species)}" if species else ""))
+
+
 class Population(_Strict):
     """A heterogeneous population: each cell's synthesis rates (or initial amounts) are drawn
     log-normally (mean preserved) around the context's values."""
@@ -261,17 +414,23 @@ class Population(_Strict):
     cv_per: dict[str, Annotated[float, Field(ge=0, le=5)]] = Field(
         default_factory=dict, description="Coefficient of variation per varied name."
     )
-    vary_parameters: list[str] = Field(
-        default_factory=lambda: ["ksyn_*"],
-        description="Parameters varied per cell (glob patterns), e.g. synthesis rates (nM/h).",
+    vary_parameters: list[str] | None = Field(
+        None,
+        description="Parameters varied per cell (glob patterns), e.g. synthesis rates (nM/h). "
+        "Default: the model's synthesis rates, ksyn_* (a model without them must name what "
+        "to vary).",
     )
     vary_species: list[str] = Field(
         default_factory=list,
         description="Species whose initial amounts (nM) vary per cell (glob patterns); "
         "pre-equilibration resets those with turnover.",
     )
-    correlation: float = Field(0.0, ge=0.0, lt=1.0,
-                               description="Common correlation of the log-values.")
+    correlation: float = Field(
+        0.5, ge=0.0, lt=1.0,
+        description="Shared fraction of each varied log-variance: one extrinsic factor per cell "
+        "plus private noise (= correlation of any two log-values; 0 = independent). Default "
+        "0.5 (assumption within Sigal et al. 2006 Nature; Marquez-Jurado et al. 2018 Nat "
+        "Commun).")
     sampling: Literal["random", "sobol"] = Field(
         "random", description="'random' (seeded PCG64) or 'sobol' (scrambled, lower variance)."
     )
@@ -280,11 +439,28 @@ class Population(_Strict):
     )
     block_size: int = Field(50, ge=1, description="Cells per chunk of work.")
 
-    def variation(self) -> Variation:
-        """The population's :class:`~apopsim.population.Variation`."""
+    def varied_parameters(self, model: Model | None = None) -> list[str]:
+        """The parameter patterns to vary: ``vary_parameters``, or by default the synthesis
+        rates ``ksyn_*`` (none if ``model`` has no parameter of that name)."""
+        if self.vary_parameters is not None:
+            return list(self.vary_parameters)
+        if model is None or any(fnmatch.fnmatchcase(k, p) for k in model.parameters
+                                for p in DEFAULT_VARY_PARAMETERS):
+            return list(DEFAULT_VARY_PARAMETERS)
+        return []
+
+    def variation(self, model: Model | None = None) -> Variation:
+        """The population's :class:`~apopsim.population.Variation` (the default parameters
+        resolved against ``model``, see :meth:`varied_parameters`).
+
+        Raises ValueError when a population of several cells would vary nothing (a model
+        without ``ksyn_*`` and no ``vary_parameters`` or ``vary_species``)."""
         from apopsim.population import Variation
 
-        return Variation(tuple(self.vary_parameters), tuple(self.vary_species), self.cv,
+        params = self.varied_parameters(model)
+        if model is not None and self.n_cells > 1 and not params and not self.vary_species:
+            raise ValueError(no_variation_message(model))
+        return Variation(tuple(params), tuple(self.vary_species), self.cv,
                          dict(self.cv_per), self.correlation, self.sampling)
 
 
@@ -309,6 +485,12 @@ about 2.4 ms of wall time per cell-run there). Smaller models run faster, and ce
 early cost less once frozen: take estimates from it as good to a factor of a few."""
 
 
+TRACE_BYTES_PER_VALUE = 8
+"""Bytes per recorded value in the runner's per-cell traces: float64, so that timecourse.csv
+holds full double precision (its size is the same as with float32 traces: every number is
+written in its shortest round-trip form either way)."""
+
+
 @dataclass(frozen=True)
 class WorkEstimate:
     """The size of a run, computed from the scenario alone (see :meth:`Scenario.work_estimate`).
@@ -318,12 +500,14 @@ class WorkEstimate:
     n_conditions, n_cells
         Dose conditions, and cells per condition.
     cell_runs
-        Simulations: ``n_cells * (1 + n_conditions)`` (one untreated pre-equilibration per cell).
+        Simulations: ``n_cells * (1 + n_conditions)`` (one untreated pre-equilibration per cell;
+        one per cell and value set of the ``cell``-mode parameter inputs, if any).
     n_output_times, n_recorded_variables
         Recorded times and variables per cell-run.
     trace_bytes
-        Upper bound of the memory (bytes) of the per-condition traces the runner holds as float32
-        arrays of ``n_cells x n_variables x n_times``, assuming every condition in flight at once.
+        Upper bound of the memory (bytes) of the per-condition traces the runner holds as float64
+        arrays of ``n_cells x n_variables x n_times`` (:data:`TRACE_BYTES_PER_VALUE` each),
+        assuming every condition in flight at once.
     cpu_s
         Estimated CPU time (s), from :data:`CPU_S_PER_CELL_RUN_72H` scaled by the duration: rough.
     """
@@ -370,9 +554,15 @@ class Scenario(_Strict):
         description="Drug -> concentration in nM: a single value, a list of values, or "
         "log-spaced doses {from_nM, to_nM, n, include_zero}.",
     )
+    inputs: dict[str, Input] = Field(
+        default_factory=dict,
+        description="Model parameter or species -> value(s), dosed by name like a drug: a value, "
+        "a list, a series {from, to, n, spacing}, or {values, kind, mode, unit}. Species: nM, "
+        "applied after pre-equilibration (mode add or clamp); parameters: the model's units.",
+    )
     design: Literal["grid", "paired"] = Field(
         "grid",
-        description="'grid': every combination of the drugs' doses; "
+        description="'grid': every combination of the drugs' doses (and inputs' values); "
         "'paired': the i-th dose of every drug together (lists of equal length).",
     )
     schedule: list[ScheduleEvent] = Field(default_factory=list)
@@ -384,7 +574,16 @@ class Scenario(_Strict):
         None, description="Simulate a heterogeneous population (default: one cell)."
     )
     execution: Execution = Field(default_factory=Execution)
+    serum_percent: float = Field(
+        10.0, ge=0.0, le=100.0,
+        description="Serum in the medium, % (v/v) FBS. Doses are total concentrations (nM); "
+        "the model sees the free concentration total x fu(serum %) (models/drugs.yaml, "
+        "exposure). Default 10 % FBS.")
     seed: int = Field(0, ge=0, description="Seed of every random choice in the run.")
+    expect: list[Expectation] = Field(
+        default_factory=list,
+        description="Claims about this scenario's outputs, checked by `apopsim check`.",
+    )
 
     _base_dir: Path | None = PrivateAttr(None)
     _source: Path | None = PrivateAttr(None)
@@ -421,9 +620,20 @@ class Scenario(_Strict):
         return out
 
     @model_validator(mode="after")
+    def _inputs_apart(self) -> Scenario:
+        both = [InitErrorDetails(
+            type=PydanticCustomError(
+                "duplicate_input", "{name!r} is listed under both 'drugs' and 'inputs'",
+                {"name": k}), loc=("inputs", k), input=k)
+            for k in self.inputs if k in self.drugs]
+        if both:
+            raise ValidationError.from_exception_data(type(self).__name__, both)
+        return self
+
+    @model_validator(mode="after")
     def _paired(self) -> Scenario:
         if self.design == "paired":
-            lengths = {len(v) for v in self.drugs.values() if len(v) > 1}
+            lengths = {len(v) for v in self.dose_lists().values() if len(v) > 1}
             if len(lengths) > 1:
                 raise ValueError(
                     "design 'paired' needs dose lists of equal length (or single values); "
@@ -445,8 +655,15 @@ class Scenario(_Strict):
         return self
 
     def dose_lists(self) -> dict[str, list[float]]:
-        """Drug -> list of doses (nM)."""
-        return {k: list(v) for k, v in self.drugs.items()}  # type: ignore[arg-type]
+        """Factor -> list of values: each drug's doses (nM), then each input's values (species
+        in nM, parameters in the model's units)."""
+        out = {k: list(v) for k, v in self.drugs.items()}  # type: ignore[arg-type]
+        out.update({k: list(v.values) for k, v in self.inputs.items()})  # type: ignore[arg-type]
+        return out
+
+    def factors(self) -> list[str]:
+        """The names that define conditions: the drugs, then the inputs."""
+        return [*self.drugs, *self.inputs]
 
     def conditions(self) -> list[dict[str, float]]:
         """One ``{drug: nM}`` dict per condition, in a stable order."""
@@ -474,24 +691,36 @@ class Scenario(_Strict):
         n_cells = self.population.n_cells if self.population is not None else 1
         n_times = self.time.n_output_times()
         n_vars = len(dict.fromkeys([*self.readouts.species, self.readouts.death.variable]))
-        cell_runs = n_cells * (1 + n_cond)
+        # cells are pre-equilibrated once per value set of the 'cell'-mode parameter inputs
+        cell_inputs = [len(set(v.values)) for v in self.inputs.values()  # type: ignore[arg-type]
+                       if v.mode == "cell"]
+        n_pre = min(n_cond, math.prod(cell_inputs)) if cell_inputs else 1
+        cell_runs = n_cells * (n_pre + n_cond)
         return WorkEstimate(
             n_conditions=n_cond, n_cells=n_cells, cell_runs=cell_runs, n_output_times=n_times,
-            n_recorded_variables=n_vars, trace_bytes=n_cond * n_cells * n_vars * n_times * 4,
+            n_recorded_variables=n_vars,
+            trace_bytes=n_cond * n_cells * n_vars * n_times * TRACE_BYTES_PER_VALUE,
             cpu_s=cell_runs * CPU_S_PER_CELL_RUN_72H * self.time.duration_h / 72.0,
         )
 
     def engine_schedule(self, doses: dict[str, float]) -> tuple[dict[str, float], list]:
-        """Initial doses at t = 0 and engine schedule ``[(time_h, {drug: nM})]`` for a condition."""
-        start = dict(doses)
-        added = {e.drug for e in self.schedule if e.action == "add"}
+        """Initial doses at t = 0 and engine schedule ``[(time_h, {drug: nM})]`` for a condition.
+
+        Inputs appear like drugs, with ``None`` where a parameter input returns to the model's
+        own value (before its first ``add``, after a ``washout``)."""
+        start: dict[str, float | None] = dict(doses)  # type: ignore[arg-type]
+        # a drug is absent (0 nM) before its first 'add' and after a washout; a parameter input
+        # has the model's own value then, marked None (the runner knows the model)
+        off = {k: (None if k in self.inputs else 0.0) for k in self.factors()}
+        added = {e.name for e in self.schedule if e.action == "add"}
         for d in added:
-            start[d] = 0.0
+            start[d] = off.get(d, 0.0)
         events = []
         for e in sorted(self.schedule, key=lambda e: e.at_h):
-            value = {"add": doses.get(e.drug, 0.0), "washout": 0.0, "set": e.nM}[e.action]
-            events.append((e.at_h, {e.drug: float(value)}))
-        return start, events
+            value = {"add": doses.get(e.name, 0.0), "washout": off.get(e.name, 0.0),
+                     "set": e.set_value}[e.action]
+            events.append((e.at_h, {e.name: None if value is None else float(value)}))
+        return start, events  # type: ignore[return-value]
 
 
 def scenario_json_schema() -> dict[str, Any]:

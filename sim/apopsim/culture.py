@@ -1,0 +1,477 @@
+"""A growing culture: cells that divide, drift and die, as in a well over days.
+
+The single-cell models describe one non-dividing cell; screening labs score live-cell counts,
+viability and growth-rate inhibition over 24-72 h. :func:`grow_culture` follows a clone of
+cells of one model in lock-step windows of ``step_h`` hours (all live cells of a window are
+integrated in one batched call, so the cost follows the number of cells alive):
+
+- **Division.** Each cell has an intermitotic time drawn log-normally (mean ``cycle_h``, CV
+  ``cycle_cv``); its cycle progresses at ``(1 - a)`` per hour of that time, where ``a`` in [0, 1]
+  is the model's arrest readout (``arrest_variable``, e.g. G1 arrest under palbociclib; none by
+  default). At division, each species' molecules are split binomially between the two
+  daughters (``molecules_per_nM``; 1 nM = 1000 molecules in a 1.66 pL cell, the EARM
+  convention), and each daughter keeps the mother's concentration up to that partition noise.
+- **Slow noise in synthesis.** Every rate matching ``vary`` (default ``ksyn_*``, nM/h) is
+  multiplied by ``exp(sigma z - sigma^2 / 2)`` where ``z`` is an Ornstein-Uhlenbeck process
+  (unit variance, correlation time ``noise_tau_h``), updated exactly at each window and held
+  within it. A ``shared_fraction`` of its variance is common to all of a cell's rates (one
+  extrinsic factor), the rest private to each rate. Daughters inherit the mother's ``z``, so
+  sisters start alike and drift apart (Spencer et al., Nature 2009).
+- **Death** is the scenarios' rule (death variable crossing its threshold, located inside the
+  window); a dead cell stays in the well as a dead cell (no clearance) and stops.
+
+Founders are pre-equilibrated with their own noise values, given random cycle ages (an
+asynchronous culture), and grown untreated for ``warmup_h`` hours before treatment so that
+their states carry division and drift history. Time 0 of every output is treatment start.
+
+Units: times in hours, concentrations in nM, counts in cells.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from apopsim.cell import untreated_parameters
+from apopsim.engine import (
+    PreequilibrationOptions,
+    SolverOptions,
+    ThresholdEvent,
+    compile_model,
+    integrator_for,
+    preequilibrate,
+)
+from apopsim.engine.segments import integrate_segments_many
+from apopsim.errors import ApopsimError
+from apopsim.model import Model
+
+
+@dataclass(frozen=True)
+class CultureOptions:
+    """How cells grow and drift (all times in hours).
+
+    Attributes
+    ----------
+    cycle_h
+        Mean intermitotic time (h). HeLa: about 20-24 h (assumption within the usual range).
+    cycle_cv
+        Coefficient of variation of intermitotic times (about 0.15-0.25 in live imaging of
+        cancer lines; assumption 0.15).
+    noise_cv
+        Stationary CV of each synthesis multiplier (Spencer et al. 2009: protein CV 0.2-0.3).
+    noise_tau_h
+        Correlation time of the synthesis noise (h); Sigal et al. 2006 (Nature 444:643) measured
+        protein-level memory of one to a few cell cycles; the default 10 h is an assumption.
+    shared_fraction
+        Fraction of the log-variance common to all of a cell's varied rates (extrinsic factor).
+    step_h
+        Window length (h): noise updates, division checks and batching happen per window.
+    molecules_per_nM
+        Molecules per nM in one cell (1000: 1.661 pL, the EARM convention).
+    vary
+        Patterns of the parameters that carry synthesis noise.
+    arrest_variable
+        Model readout in [0, 1] that slows the cycle (None: no arrest).
+    max_cells
+        Refuse to grow beyond this many cells (live + dead).
+    """
+
+    cycle_h: float = 24.0
+    cycle_cv: float = 0.15
+    noise_cv: float = 0.25
+    noise_tau_h: float = 10.0
+    shared_fraction: float = 0.5
+    step_h: float = 1.0
+    molecules_per_nM: float = 1000.0
+    vary: tuple[str, ...] = ("ksyn_*",)
+    arrest_variable: str | None = None
+    max_cells: int = 200_000
+
+    def __post_init__(self) -> None:
+        checks = {"cycle_h": self.cycle_h > 0, "cycle_cv": self.cycle_cv >= 0,
+                  "noise_cv": self.noise_cv >= 0, "noise_tau_h": self.noise_tau_h > 0,
+                  "shared_fraction": 0 <= self.shared_fraction <= 1,
+                  "step_h": 0 < self.step_h <= self.cycle_h / 4,
+                  "molecules_per_nM": self.molecules_per_nM > 0, "max_cells": self.max_cells > 0}
+        bad = [k for k, ok in checks.items() if not ok]
+        if bad:
+            raise ValueError(f"CultureOptions: invalid {', '.join(bad)} (times > 0 h, CVs >= 0, "
+                             "shared_fraction in [0, 1], step_h <= cycle_h / 4)")
+
+
+@dataclass
+class Culture:
+    """The outcome of :func:`grow_culture`.
+
+    Attributes
+    ----------
+    counts
+        One row per window end from treatment start: ``time_h``, ``live``, ``dead`` (cells that
+        died since treatment start, still in the well), ``divisions`` (in that window).
+    cells
+        One row per cell that existed after treatment start: ``cell``, ``parent`` (-1 for a
+        founder), ``birth_h`` (negative: born before treatment), ``fate`` ("divided", "died",
+        "alive"), ``end_h`` (division or death time, or the end), ``death_h`` (NaN unless died).
+    n_failed
+        Cells whose integration failed (dropped, reported, never hidden).
+    """
+
+    counts: pd.DataFrame
+    cells: pd.DataFrame
+    n_failed: int = 0
+    options: CultureOptions = field(default_factory=CultureOptions)
+
+    def at(self, t_h: float) -> pd.Series:
+        """The counts row at the last window end at or before ``t_h`` (h)."""
+        rows = self.counts[self.counts["time_h"] <= t_h + 1e-9]
+        return rows.iloc[-1]
+
+    def apoptotic_fraction(self, t_h: float) -> float:
+        """Dead cells / all cells in the well at ``t_h`` (dead cells since treatment start)."""
+        r = self.at(t_h)
+        total = r["live"] + r["dead"]
+        return float(r["dead"] / total) if total else math.nan
+
+
+class _Noise:
+    """Per-cell Ornstein-Uhlenbeck factors (unit variance), shared + private parts."""
+
+    def __init__(self, n_rates: int, opts: CultureOptions, rng: np.random.Generator) -> None:
+        self.d, self.opts, self.rng = n_rates, opts, rng
+        self.sigma = math.sqrt(math.log1p(opts.noise_cv ** 2))
+
+    def stationary(self, n: int) -> np.ndarray:
+        return self.rng.standard_normal((n, self.d + 1))
+
+    def step(self, z: np.ndarray, dt: float) -> np.ndarray:
+        a = math.exp(-dt / self.opts.noise_tau_h)
+        return a * z + math.sqrt(1 - a * a) * self.rng.standard_normal(z.shape)
+
+    def multipliers(self, z: np.ndarray) -> np.ndarray:
+        f = self.opts.shared_fraction
+        x = math.sqrt(f) * z[:, :1] + math.sqrt(1 - f) * z[:, 1:]
+        return np.exp(self.sigma * x - self.sigma ** 2 / 2)
+
+
+class _Setup:
+    """What both experiments share: compiled model, back end, the varied synthesis rates, the
+    untreated and treated parameter values, the death event and the noise."""
+
+    def __init__(self, model: Model, doses_nM: Mapping[str, float] | None,
+                 opts: CultureOptions, solver: SolverOptions, rng: np.random.Generator,
+                 death_variable: str, threshold: float,
+                 parameters: Mapping[str, float] | None = None) -> None:
+        from apopsim.library import catalogue
+
+        self.cm = compile_model(model)
+        self.integrator = integrator_for(self.cm, solver)
+        self.untreated = {**dict(parameters or {}), **untreated_parameters(model)}
+        self.vary = [k for k in model.parameters
+                     if any(fnmatch.fnmatchcase(k, p) for p in opts.vary)
+                     and k not in model.drug_inputs and model.parameters[k] > 0]
+        if not self.vary:
+            raise ApopsimError(f"model {model.name!r} has no parameter matching "
+                               f"{', '.join(opts.vary)} to carry synthesis noise")
+        self.base = np.array([self.untreated.get(k, model.parameters[k]) for k in self.vary])
+        self.treated = {**self.untreated, **catalogue().resolve(model, doses_nM or {})}
+        self.event = ThresholdEvent(death_variable, threshold, after="stop")
+        self.noise = _Noise(len(self.vary), opts, rng)
+        self.model, self.solver = model, solver
+
+    def values(self, z: np.ndarray, treated: bool) -> list[dict[str, float]]:
+        """Parameter values of cells with noise states ``z``, untreated or treated."""
+        fixed = self.treated if treated else self.untreated
+        return [{**fixed, **dict(zip(self.vary, self.base * m))}
+                for m in self.noise.multipliers(z)]
+
+    def preequilibrated(self, z: np.ndarray) -> np.ndarray:
+        """Untreated steady states (nM) of cells with noise states ``z`` held fixed."""
+        pre = PreequilibrationOptions()
+        return np.array([preequilibrate(self.cm, self.solver, np.array(self.model.initial),
+                                        self.cm.param_vector(v), pre)[0]
+                         for v in self.values(z, treated=False)])
+
+
+def _window(cm, integrator, y: np.ndarray, values: list[dict[str, float]], grid: np.ndarray,
+            event: ThresholdEvent, watch: str | None
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Integrate a batch of cells over one window (``grid``, h from the window start); ``y`` is
+    updated in place. Returns per cell the death time within the window (inf: none), whether
+    its integration failed, and the value of ``watch`` at the window end (0 without one)."""
+    out = integrate_segments_many(cm, integrator, y, values, [], grid, event=event)
+    died = np.full(len(y), np.inf)
+    failed = np.zeros(len(y), dtype=bool)
+    last = np.zeros(len(y))
+    for c, tr in enumerate(out):
+        if isinstance(tr, str):
+            failed[c] = True
+            continue
+        y[c] = tr.meta["final_state"]
+        died[c] = tr.meta["crossing_h"]
+        if watch is not None:
+            last[c] = tr[watch][-1]
+    return died, failed, last
+
+
+def sister_correlation(
+    model: Model,
+    doses_nM: Mapping[str, float],
+    delays_h: Sequence[float],
+    *,
+    n_pairs: int = 100,
+    max_h: float = 24.0,
+    options: CultureOptions | None = None,
+    death_variable: str = "cleaved_PARP_fraction",
+    threshold: float = 0.5,
+    solver: SolverOptions | None = None,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """Spencer et al. 2009's sister-cell experiment: how fast sisters' fates decorrelate.
+
+    ``n_pairs`` mothers (pre-equilibrated, each with its own synthesis noise) divide at 0 h;
+    the sisters then drift independently, untreated and without dividing again, and at each
+    delay (h) a copy of every pair is treated with ``doses_nM`` for up to ``max_h`` hours.
+    Returns one row per delay: ``delay_h``, ``n_both_died`` (pairs where both sisters died),
+    ``pearson_r`` and ``spearman_rho`` of the sisters' times to death (h) over those pairs, and
+    the same for random pairs of cells at that delay (``random_r``).
+    """
+    from scipy.stats import pearsonr, spearmanr
+
+    opts = options or CultureOptions()
+    rng = np.random.default_rng(seed)
+    st = _Setup(model, doses_nM, opts, solver or SolverOptions(), rng, death_variable,
+                threshold)
+    z = st.noise.stationary(n_pairs)
+    mothers = st.preequilibrated(z)
+    a, b = partition(mothers, opts.molecules_per_nM, rng)
+    y = np.concatenate([a, b])  # sister of cell i is cell i + n_pairs
+    z = np.concatenate([z, z])
+    dt = opts.step_h
+    grid = np.array([0.0, dt / 2, dt])
+    rows = []
+    t = 0.0
+    for delay in sorted(delays_h):
+        while t < delay - 1e-9:  # drift untreated up to this delay
+            _window(st.cm, st.integrator, y, st.values(z, False), grid, st.event, None)
+            z = st.noise.step(z, dt)
+            t += dt
+        yy, zz = y.copy(), z.copy()
+        ttd = np.full(len(yy), np.inf)
+        running = np.ones(len(yy), dtype=bool)
+        for k in range(int(round(max_h / dt))):
+            idx = np.nonzero(running)[0]
+            if not idx.size:
+                break
+            sub = yy[idx]
+            died, failed, _ = _window(st.cm, st.integrator, sub, st.values(zz[idx], True), grid,
+                                      st.event, None)
+            yy[idx] = sub
+            ttd[idx[np.isfinite(died)]] = k * dt + died[np.isfinite(died)]
+            running[idx[np.isfinite(died) | failed]] = False
+            zz = st.noise.step(zz, dt)
+        first, second = ttd[:n_pairs], ttd[n_pairs:]
+        both = np.isfinite(first) & np.isfinite(second)
+        shuffled = rng.permutation(second[both])
+        ok = both.sum() >= 3
+        rows.append({"delay_h": delay, "n_both_died": int(both.sum()),
+                     "pearson_r": pearsonr(first[both], second[both])[0] if ok else math.nan,
+                     "spearman_rho": spearmanr(first[both], second[both])[0] if ok else math.nan,
+                     "random_r": pearsonr(first[both], shuffled)[0] if ok else math.nan})
+    return pd.DataFrame(rows)
+
+
+def partition(y: np.ndarray, molecules_per_nM: float, rng: np.random.Generator
+              ) -> tuple[np.ndarray, np.ndarray]:
+    """Split mothers' states ``y`` (n, n_state; nM) into two daughters' states (nM).
+
+    Each species' molecules (``y * molecules_per_nM``, rounded) go to the first daughter
+    binomially with p = 1/2, the rest to the second; each daughter has half the volume, so its
+    concentration is ``2 * molecules / molecules_per_nM`` and the pair's mean equals the
+    mother's (up to rounding to whole molecules).
+    """
+    mols = np.maximum(np.rint(y * molecules_per_nM), 0).astype(np.int64)
+    half = rng.binomial(mols, 0.5)
+    scale = 2.0 / molecules_per_nM
+    return half * scale, (mols - half) * scale
+
+
+def grow_culture(
+    model: Model,
+    doses_nM: Mapping[str, float] | None,
+    duration_h: float,
+    *,
+    n_founders: int = 100,
+    warmup_h: float = 24.0,
+    options: CultureOptions | None = None,
+    death_variable: str = "cleaved_PARP_fraction",
+    threshold: float = 0.5,
+    solver: SolverOptions | None = None,
+    seed: int = 0,
+    parameters: Mapping[str, float] | None = None,
+) -> Culture:
+    """Grow a clone of ``model`` cells untreated for ``warmup_h`` h, then treat for
+    ``duration_h`` h with ``doses_nM`` (nM by drug name; None or {} = vehicle).
+
+    Same ``seed`` -> same culture, so a vehicle and a treated arm share their founders and
+    warm-up.
+    """
+    opts = options or CultureOptions()
+    rng = np.random.default_rng(seed)
+    st = _Setup(model, doses_nM, opts, solver or SolverOptions(), rng, death_variable,
+                threshold, parameters)
+    cyc_sigma = math.sqrt(math.log1p(opts.cycle_cv ** 2))
+
+    def cycle_times(n: int) -> np.ndarray:
+        return opts.cycle_h * np.exp(cyc_sigma * rng.standard_normal(n) - cyc_sigma ** 2 / 2)
+
+    # founders: pre-equilibrated with their own synthesis multipliers, random cycle ages
+    z = st.noise.stationary(n_founders)
+    y = st.preequilibrated(z)
+    tcyc = cycle_times(n_founders)
+    phase = rng.uniform(0, 1, n_founders)
+    ident = np.arange(n_founders)
+    parent = np.full(n_founders, -1)
+    birth = np.full(n_founders, -warmup_h)
+    next_id = n_founders
+    records: list[dict] = []
+    counts: list[dict] = []
+    n_failed = 0
+    dead_since_treatment = 0
+    n_steps_warm = int(round(warmup_h / opts.step_h))
+    n_steps = int(round(duration_h / opts.step_h))
+    dt = opts.step_h
+    grid = np.array([0.0, dt / 2, dt])
+    for k in range(-n_steps_warm, n_steps):
+        t0 = k * dt
+        on = k >= 0
+        if k == 0:
+            counts.append({"time_h": 0.0, "live": len(y), "dead": 0, "divisions": 0})
+        if len(y) == 0:
+            if k >= 0:
+                counts.append({"time_h": t0 + dt, "live": 0, "dead": dead_since_treatment,
+                               "divisions": 0})
+            continue
+        died, failed, last = _window(st.cm, st.integrator, y, st.values(z, on), grid, st.event,
+                                     opts.arrest_variable)
+        n_failed += int(failed.sum())
+        alive = ~failed & ~np.isfinite(died)
+        for c in range(len(y)):
+            if np.isfinite(died[c]) and k >= 0:
+                dead_since_treatment += 1
+                records.append({"cell": ident[c], "parent": parent[c], "birth_h": birth[c],
+                                "fate": "died", "end_h": t0 + died[c], "death_h": t0 + died[c]})
+            if not alive[c]:
+                continue
+            phase[c] += dt * (1.0 - float(np.clip(last[c], 0.0, 1.0))) / tcyc[c]
+        keep = alive & (phase < 1.0)
+        split = np.nonzero(alive & (phase >= 1.0))[0]
+        n_div = len(split)
+        if n_div:
+            first, second = partition(y[split], opts.molecules_per_nM, rng)
+            kids_y = np.concatenate([first, second])
+            kids_parent = np.concatenate([ident[split], ident[split]])
+            if t0 + dt > 0:
+                records += [{"cell": ident[c], "parent": parent[c], "birth_h": birth[c],
+                             "fate": "divided", "end_h": t0 + dt, "death_h": math.nan}
+                            for c in split]
+            n_kids = 2 * n_div
+            y = np.concatenate([y[keep], kids_y])
+            z = np.concatenate([z[keep], z[split], z[split]])
+            tcyc = np.concatenate([tcyc[keep], cycle_times(n_kids)])
+            phase = np.concatenate([phase[keep], np.zeros(n_kids)])
+            parent = np.concatenate([parent[keep], kids_parent])
+            ident = np.concatenate([ident[keep], np.arange(next_id, next_id + n_kids)])
+            birth = np.concatenate([birth[keep], np.full(n_kids, t0 + dt)])
+            next_id += n_kids
+        else:
+            y, z, tcyc, phase = y[keep], z[keep], tcyc[keep], phase[keep]
+            parent, ident, birth = parent[keep], ident[keep], birth[keep]
+        z = st.noise.step(z, dt)
+        if len(y) + dead_since_treatment > opts.max_cells:
+            raise ApopsimError(f"culture grew beyond max_cells = {opts.max_cells} cells at "
+                               f"{t0 + dt:g} h; shorten the run or raise the limit")
+        if k >= 0:
+            counts.append({"time_h": t0 + dt, "live": len(y), "dead": dead_since_treatment,
+                           "divisions": n_div})
+    end = n_steps * dt
+    records += [{"cell": i, "parent": p, "birth_h": b, "fate": "alive", "end_h": end,
+                 "death_h": math.nan} for i, p, b in zip(ident, parent, birth)]
+    return Culture(pd.DataFrame(counts), pd.DataFrame(records), n_failed, opts)
+
+
+def growth_metrics(treated: Culture, vehicle: Culture, t_h: float) -> dict[str, float]:
+    """Screening readouts at ``t_h`` (h) of a treated culture against its vehicle.
+
+    - ``viability``: live treated / live vehicle cells (CellTiter-Glo-like, relative to
+      vehicle);
+    - ``gr``: growth-rate inhibition value of Hafner et al. 2016 (Nat Methods 13:521),
+      ``2 ** (log2(x / x0) / log2(x_ctrl / x0)) - 1`` with x0 the live count at treatment
+      start: 1 = no effect, 0 = cytostatic, < 0 = cytotoxic;
+    - ``apoptotic_fraction`` of the treated well.
+    """
+    x0 = treated.at(0.0)["live"]
+    x, xc = treated.at(t_h)["live"], vehicle.at(t_h)["live"]
+    if not (x0 > 0 and xc > x0):
+        gr = math.nan
+    else:
+        gr = 2 ** (math.log2(max(x, 1e-9) / x0) / math.log2(xc / x0)) - 1
+    return {"viability": float(x / xc) if xc else math.nan, "gr": float(gr),
+            "apoptotic_fraction": treated.apoptotic_fraction(t_h)}
+
+
+def culture_grid(
+    model: Model,
+    doses_nM: Mapping[str, Sequence[float]],
+    times_h: Sequence[float],
+    *,
+    n_founders: int = 100,
+    warmup_h: float = 24.0,
+    options: CultureOptions | None = None,
+    seed: int = 0,
+    **kwargs,
+) -> pd.DataFrame:
+    """Grow one culture per dose combination (full grid of ``doses_nM``, nM by drug) and read
+    it at ``times_h`` (h after treatment start).
+
+    Every well starts from the same founders and warm-up (same ``seed``); the all-zero
+    condition is the vehicle for viability and GR. Returns a long table: one column per drug
+    (nM), then ``time_h``, ``live``, ``dead``, ``viability``, ``gr`` and
+    ``apoptotic_fraction``. Feed it to :func:`synergy_wells` to score synergy on any readout.
+    ``kwargs`` go to :func:`grow_culture` (death rule, solver, parameters).
+    """
+    import itertools
+
+    drugs = list(doses_nM)
+    duration = float(max(times_h))
+    combos = list(itertools.product(*(sorted(set(doses_nM[d]) | {0.0}) for d in drugs)))
+    wells = {c: grow_culture(model, dict(zip(drugs, c)), duration, n_founders=n_founders,
+                             warmup_h=warmup_h, options=options, seed=seed, **kwargs)
+             for c in combos}
+    vehicle = wells[tuple(0.0 for _ in drugs)]
+    rows = []
+    for c, culture in wells.items():
+        for t in times_h:
+            r = culture.at(t)
+            rows.append({**dict(zip(drugs, c)), "time_h": float(t), "live": int(r["live"]),
+                         "dead": int(r["dead"]), **growth_metrics(culture, vehicle, t)})
+    return pd.DataFrame(rows)
+
+
+def synergy_wells(grid: pd.DataFrame, readout: str = "viability") -> pd.DataFrame:
+    """A two-drug :func:`culture_grid` table as synergy wells (one block per time), for
+    :func:`apopsim.synergy.analyze`: ``response`` is the readout as a fraction
+    (``viability`` and ``gr`` are read as viability, ``apoptotic_fraction`` as inhibition:
+    pass ``data_type`` accordingly), ``conc_unit`` nM."""
+    drugs = [c for c in grid.columns if c not in
+             ("time_h", "live", "dead", "viability", "gr", "apoptotic_fraction")]
+    if len(drugs) != 2:
+        raise ValueError(f"synergy needs a two-drug grid, got drugs {drugs}")
+    d1, d2 = drugs
+    return pd.DataFrame({"block_id": grid["time_h"].map(lambda t: f"{t:g} h"),
+                         "drug1": d1, "drug2": d2, "conc1": grid[d1], "conc2": grid[d2],
+                         "response": grid[readout], "conc_unit": "nM"})

@@ -1,0 +1,573 @@
+"""In-vivo study files: arms of dosing regimens -> PK -> kill hazard from the cell model ->
+xenograft growth of virtual animals -> TGI and regrowth per arm.
+
+A study file (YAML, strict: unknown fields are errors; units in the field names)::
+
+    name: apg2575_hht_xenograft
+    species: mouse                      # PK from models/pk.yaml for this species
+    body_weight_kg: 0.02                # optional (default: the species' in pk.yaml)
+    duration_days: 35                   # observation from the first dose (day 0)
+    tumour:                             # models/tissue/simeoni_xenograft.ant by default
+      initial_volume_mm3: 150
+      parameters: {lambda0: 0.25, lambda1: 150}
+    kill_link:                          # the cell model behind the kill hazard
+      model: bcl2_core
+      context: aml_mcl1_dependent
+      grid_nM: {lisaftoclax: [0, 1, 10, 100], hht: [0, 10, 100, 1000]}
+      n_cells: 60
+      window_h: 24
+    arms:
+      - {name: vehicle, regimens: []}
+      - name: lisaftoclax
+        regimens:
+          - {drug: lisaftoclax, dose_mg_per_kg: 100, route: oral, frequency: QD,
+             duration_days: 21}
+    animals: {n: 10, cv: 0.2, vary: [lambda0, lambda1, initial_volume_mm3], seed: 0}
+
+Library: :func:`load_study`, :func:`run_study` -> :class:`StudyResult`,
+:func:`write_study_report` (atomic, apopsim's output-folder policy).
+Units: PK time in h and concentrations in nM; tumour time in days, volumes in mm^3.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from apopsim.errors import ScenarioError
+from apopsim.tissue.expect import InVivoExpectation, expectation_problems
+from apopsim.tissue.regimen import Regimen
+
+_STRICT = ConfigDict(extra="forbid", strict=True)
+
+
+class TumourSpec(BaseModel):
+    """The tumour model: ``model`` (path to an Antimony file; default the built-in Simeoni
+    model), ``initial_volume_mm3`` at randomisation (day 0) and parameter overrides
+    (``lambda0`` 1/day, ``lambda1`` mm^3/day, ``k1`` 1/day, ``psi``)."""
+
+    model_config = _STRICT
+
+    model: str | None = None
+    initial_volume_mm3: float | None = Field(default=None, gt=0, le=1e5, allow_inf_nan=False)
+    parameters: dict[str, float] = Field(default_factory=dict)
+
+
+class KillLinkSpec(BaseModel):
+    """The cell model behind the kill hazard (:mod:`apopsim.tissue.killrate`): a population of
+    ``n_cells`` (log-normal synthesis rates, ``cv``) at every combination of ``grid_nM``
+    (free concentrations, nM) for ``window_h`` hours. ``kill_table_csv``: use a stored table
+    (written by a previous report as ``kill_table.csv``) instead."""
+
+    model_config = _STRICT
+
+    model: str = "bcl2_core"
+    context: str | None = None
+    grid_nM: dict[str, list[float]]
+    n_cells: int = Field(default=50, ge=1, le=5000)
+    cv: float = Field(default=0.25, ge=0, le=3, allow_inf_nan=False)
+    window_h: float = Field(default=24.0, gt=0, le=240, allow_inf_nan=False)
+    seed: int = Field(default=0, ge=0)
+    kill_table_csv: str | None = None
+
+    @model_validator(mode="after")
+    def _grid(self) -> KillLinkSpec:
+        if not 1 <= len(self.grid_nM) <= 2:
+            raise ValueError("grid_nM covers one or two drugs")
+        for d, g in self.grid_nM.items():
+            if len(g) < 2 or any(not (v >= 0 and np.isfinite(v)) for v in g):
+                raise ValueError(f"grid_nM.{d}: at least 2 finite values >= 0 nM")
+        return self
+
+
+class ArmSpec(BaseModel):
+    """One arm: a name and the regimens given together (none = vehicle)."""
+
+    model_config = _STRICT
+
+    name: str = Field(min_length=1, max_length=100)
+    regimens: list[Regimen] = Field(default_factory=list)
+
+
+class AnimalsSpec(BaseModel):
+    """Virtual animals: ``n`` per arm, each with log-normal draws (mean kept, coefficient of
+    variation ``cv``) of the ``vary`` tumour parameters (and ``initial_volume_mm3``), and with
+    ``pk_cv`` > 0 of each drug's clearance (independently per drug), so each animal has its own
+    exposure and kill hazard. The same animals are used in every arm (common random numbers)."""
+
+    model_config = _STRICT
+
+    n: int = Field(default=10, ge=1, le=1000)
+    cv: float = Field(default=0.2, ge=0, le=3, allow_inf_nan=False)
+    pk_cv: float = Field(default=0.0, ge=0, le=3, allow_inf_nan=False)
+    vary: list[str] = Field(default_factory=lambda: ["lambda0", "lambda1",
+                                                     "initial_volume_mm3"])
+    seed: int = Field(default=0, ge=0)
+
+
+class Study(BaseModel):
+    """An in-vivo study (see the module docstring)."""
+
+    model_config = _STRICT
+
+    name: str = Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.\-]+$")
+    description: str = ""
+    species: Literal["mouse", "human"] = "mouse"
+    body_weight_kg: float | None = Field(default=None, gt=0, le=500, allow_inf_nan=False)
+    duration_days: float = Field(gt=0, le=730, allow_inf_nan=False)
+    pk_output_every_h: float = Field(default=0.25, gt=0, le=24, allow_inf_nan=False)
+    tumour_output_every_days: float = Field(default=0.25, gt=0, le=7, allow_inf_nan=False)
+    tumour: TumourSpec = Field(default_factory=TumourSpec)
+    kill_link: KillLinkSpec
+    arms: list[ArmSpec] = Field(min_length=2)
+    animals: AnimalsSpec = Field(default_factory=AnimalsSpec)
+    occupancy_targets: dict[str, str] = Field(default_factory=dict)
+    expect: list[InVivoExpectation] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _arms(self) -> Study:
+        names = [a.name for a in self.arms]
+        if len(set(names)) != len(names):
+            raise ValueError("arm names must be unique")
+        if sum(1 for a in self.arms if not a.regimens) != 1:
+            raise ValueError("exactly one arm must have no regimens (the vehicle control)")
+        for a in self.arms:
+            drugs = [r.drug for r in a.regimens]
+            if len(set(drugs)) != len(drugs):
+                raise ValueError(f"arm {a.name!r}: one regimen per drug")
+            missing = set(drugs) - set(self.kill_link.grid_nM)
+            if missing:
+                raise ValueError(f"arm {a.name!r}: no kill_link.grid_nM for "
+                                 f"{', '.join(sorted(missing))}")
+            for r in a.regimens:
+                if r.last_dose_day() >= self.duration_days:
+                    raise ValueError(f"arm {a.name!r}: {r.drug} is dosed on day "
+                                     f"{r.last_dose_day()}, beyond duration_days")
+        bad = set(self.animals.vary) - {"lambda0", "lambda1", "k1", "psi",
+                                        "initial_volume_mm3"}
+        if bad:
+            raise ValueError(f"animals.vary: unknown {', '.join(sorted(bad))}")
+        return self
+
+    @property
+    def vehicle(self) -> str:
+        """The vehicle arm's name."""
+        return next(a.name for a in self.arms if not a.regimens)
+
+    def dosing_end_day(self) -> float:
+        """End of dosing: one day after the last dosing day of any arm."""
+        return float(max(r.last_dose_day() for a in self.arms for r in a.regimens) + 1)
+
+    _base_dir: Path | None = None
+    _source: Path | None = None
+
+
+def load_study(source: str | os.PathLike[str] | dict[str, Any] | Study) -> Study:
+    """Read and validate a study (file path, parsed dict or :class:`Study`).
+
+    Raises :class:`~apopsim.errors.ScenarioError` naming ``file:line field`` per problem.
+    """
+    from apopsim.scenario.checks import _pydantic_problems
+    from apopsim.scenario.yaml_io import _fmt_loc, _locate, _read_yaml
+
+    if isinstance(source, Study):
+        return source
+    if isinstance(source, dict):
+        data, lines, where, base, src = source, {}, "<study>", None, None
+    else:
+        path = Path(source)
+        where = str(path)
+        if not path.is_file():
+            raise ScenarioError(f"{where}: no such study file", [(where, "no such file")])
+        data, lines = _read_yaml(path, where)
+        base, src = path.resolve().parent, path.resolve()
+    if not isinstance(data, dict):
+        msg = "expected a mapping of study fields at the top level"
+        raise ScenarioError(f"{where}: {msg}", [(where, msg)])
+    try:
+        study = Study.model_validate(data)
+    except ValidationError as exc:
+        problems = []
+        for loc, msg in _pydantic_problems(exc):
+            line = _locate(lines, loc)
+            problems.append((f"{f'{where}:{line}' if line else where} {_fmt_loc(loc)}", msg))
+        head = f"invalid study: {len(problems)} problem{'s' if len(problems) > 1 else ''}"
+        raise ScenarioError(head + "".join(f"\n  {lo}: {m}" for lo, m in problems),
+                            problems) from None
+    study._base_dir = base
+    study._source = src
+    problems = _pk_problems(study) + expectation_problems(study)
+    if problems:
+        located = []
+        for loc, msg in problems:
+            line = _locate(lines, loc)
+            located.append((f"{f'{where}:{line}' if line else where} {_fmt_loc(loc)}", msg))
+        head = f"invalid study: {len(located)} problem{'s' if len(located) > 1 else ''}"
+        raise ScenarioError(head + "".join(f"\n  {lo}: {m}" for lo, m in located), located)
+    return study
+
+
+def _pk_problems(study: Study) -> list[tuple[tuple, str]]:
+    """``(field path, message)`` for regimens without PK data (drug, species, route) or
+    without a catalogue potency (needed for occupancy)."""
+    from apopsim.tissue import pk as pkmod
+
+    out: list[tuple[tuple, str]] = []
+    for i, arm in enumerate(study.arms):
+        for j, r in enumerate(arm.regimens):
+            loc = ("arms", i, "regimens", j)
+            try:
+                dpk = pkmod.drug_pk(r.drug, study.species, study.body_weight_kg)
+                pkmod.potency_nM(r.drug, study.occupancy_targets.get(r.drug))
+            except ValueError as exc:
+                out.append((loc, str(exc)))
+                continue
+            if r.route in pkmod.ABSORBED_ROUTES and r.route not in dpk.absorption:
+                out.append((loc + ("route",), f"no {r.route} absorption data for {r.drug} in "
+                            f"{study.species} (models/pk.yaml has: "
+                            f"{', '.join(dpk.absorption) or 'none'})"))
+    return out
+
+
+# ------------------------------------------------------------------------------------ results
+@dataclass
+class StudyResult:
+    """Everything a study produced (data only; :func:`write_study_report` writes it).
+
+    ``pk[arm][drug]``: :class:`~apopsim.tissue.pk.PKProfile` on ``pk_times_h``;
+    ``hazard_per_h[arm]``: kill hazard on ``pk_times_h``; ``volumes_mm3[arm]``: array
+    (animals x ``times_days``); ``typical_mm3[arm]``: the typical animal (no variation);
+    ``summary``: one row per arm (pandas DataFrame); ``kill_table``; ``animals``: the parameter
+    draws (DataFrame); ``provenance``: the run record.
+    """
+
+    study: Study
+    pk_times_h: np.ndarray
+    times_days: np.ndarray
+    pk: dict[str, dict[str, Any]]
+    hazard_per_h: dict[str, np.ndarray]
+    volumes_mm3: dict[str, np.ndarray]
+    typical_mm3: dict[str, np.ndarray]
+    kill_table: Any
+    summary: Any
+    animals: Any
+    dosing_end_day: float
+    occupancy_kd_nM: dict[str, float] = field(default_factory=dict)
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+    def checks(self):
+        """The study's ``expect:`` verdicts (:func:`apopsim.tissue.expect.check_study`) as a
+        DataFrame with the columns of ``apopsim check``'s check.csv."""
+        from dataclasses import asdict
+
+        import pandas as pd
+
+        from apopsim.tissue.expect import check_study
+
+        return pd.DataFrame([asdict(o) for o in check_study(self)])
+
+    def volumes(self):
+        """Tidy volumes: ``arm, animal, day, volume_mm3`` (animal -1 = the typical animal)."""
+        import pandas as pd
+
+        frames = []
+        for arm, v in self.volumes_mm3.items():
+            rows = [(-1, self.typical_mm3[arm])] + list(enumerate(v))
+            for i, vol in rows:
+                frames.append(pd.DataFrame({"arm": arm, "animal": i, "day": self.times_days,
+                                            "volume_mm3": vol}))
+        return pd.concat(frames, ignore_index=True)
+
+    def pk_frame(self):
+        """Tidy PK: ``arm, drug, time_h, total_nM, free_nM, occupancy, kill_hazard_per_h``."""
+        import pandas as pd
+
+        frames = []
+        for arm, profiles in self.pk.items():
+            for drug, prof in profiles.items():
+                frames.append(pd.DataFrame({
+                    "arm": arm, "drug": drug, "time_h": prof.times_h,
+                    "total_nM": prof.total_nM, "free_nM": prof.free_nM,
+                    "occupancy": prof.occupancy(self.occupancy_kd_nM[drug]),
+                    "kill_hazard_per_h": self.hazard_per_h[arm]}))
+        cols = ["arm", "drug", "time_h", "total_nM", "free_nM", "occupancy",
+                "kill_hazard_per_h"]
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=cols)
+
+
+# ----------------------------------------------------------------------------------- running
+def _fast() -> bool:
+    return os.environ.get("APOPSIM_FAST", "") not in ("", "0", "false", "no")
+
+
+def _lognormal(rng: np.random.Generator, n: int, cv: float) -> np.ndarray:
+    """Mean-one log-normal factors with coefficient of variation ``cv``."""
+    s2 = np.log1p(cv ** 2)
+    return np.exp(rng.standard_normal(n) * np.sqrt(s2) - s2 / 2)
+
+
+def _kill_table_key(spec: KillLinkSpec, base: Path | None) -> str:
+    """Cache key of a kill table: the link settings and the bytes of its inputs."""
+    from apopsim import __version__
+    from apopsim._io import file_sha256
+    from apopsim.library import models_dir, resolve_model_path
+
+    files = [resolve_model_path(spec.model, base), models_dir() / "drugs.yaml",
+             models_dir() / "contexts.yaml"]
+    payload = {"spec": spec.model_dump(exclude={"kill_table_csv"}), "version": __version__,
+               "files": [file_sha256(f) for f in files if f.is_file()]}
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:20]
+
+
+def study_kill_table(study: Study, *, fast: bool = False, cache: bool = True,
+                     progress: bool | None = False):
+    """The study's :class:`~apopsim.tissue.killrate.KillTable`: read from ``kill_table_csv``,
+    else from apopsim's cache, else computed from the cell model (and cached)."""
+    import pandas as pd
+
+    from apopsim._io import atomic_write_text, cache_dir
+    from apopsim.tissue.killrate import KillTable, kill_table_from_cell_model
+
+    spec = study.kill_link
+    if fast:
+        spec = spec.model_copy(update={"n_cells": min(spec.n_cells, 12)})
+    if spec.kill_table_csv:
+        p = Path(spec.kill_table_csv)
+        if not p.is_absolute() and study._base_dir is not None:
+            p = study._base_dir / p
+        return KillTable.from_frame(pd.read_csv(p), spec.window_h), str(p)
+    key = _kill_table_key(spec, study._base_dir)
+    cached = cache_dir() / "kill_tables" / f"{key}.csv"
+    if cache and cached.is_file():
+        return KillTable.from_frame(pd.read_csv(cached), spec.window_h), str(cached)
+    model = spec.model
+    if study._base_dir is not None and (study._base_dir / model).is_file():
+        model = str(study._base_dir / model)
+    table = kill_table_from_cell_model(model, spec.context, spec.grid_nM, n_cells=spec.n_cells,
+                                       cv=spec.cv, window_h=spec.window_h, seed=spec.seed,
+                                       progress=progress)
+    if cache:
+        try:
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_text(cached, table.to_frame().to_csv(index=False))
+        except OSError:  # a read-only cache is not an error
+            pass
+    return table, "computed"
+
+
+def run_study(source: str | os.PathLike[str] | dict[str, Any] | Study, *,
+              kill_table: Any = None, fast: bool | None = None, cache: bool = True,
+              progress: bool | None = False) -> StudyResult:
+    """Run a study: PK of every arm, the kill hazard through the cell model's kill table, and
+    the tumour volume of every virtual animal.
+
+    Parameters
+    ----------
+    source
+        Study file, dict or :class:`Study`.
+    kill_table
+        Use this :class:`~apopsim.tissue.killrate.KillTable` instead of the study's kill link.
+    fast
+        Fewer cells in the kill link (<= 12) and animals (<= 4) (default: ``APOPSIM_FAST``).
+    cache
+        Reuse (and store) kill tables in apopsim's cache folder.
+    """
+    import pandas as pd
+
+    from apopsim.tissue import pk as pkmod
+    from apopsim.tissue.xenograft import (
+        HOURS_PER_DAY,
+        regrowth_days,
+        simulate_tumours,
+        tgi_percent,
+        tumour_defaults,
+    )
+
+    t0 = time.perf_counter()
+    study = load_study(source)
+    fast = _fast() if fast is None else fast
+    timings: dict[str, float] = {}
+    if kill_table is None:
+        kill_table, table_source = study_kill_table(study, fast=fast, cache=cache,
+                                                    progress=progress)
+    else:
+        table_source = "given"
+    timings["kill_table"] = time.perf_counter() - t0
+    # PK and hazard per arm
+    pk_times = np.arange(0.0, study.duration_days * HOURS_PER_DAY + 1e-9,
+                         study.pk_output_every_h)
+    pk: dict[str, dict[str, Any]] = {}
+    hazard: dict[str, np.ndarray] = {}
+    kd: dict[str, float] = {}
+    for arm in study.arms:
+        pk[arm.name] = {}
+        for r in arm.regimens:
+            dpk = pkmod.drug_pk(r.drug, study.species, study.body_weight_kg)
+            pk[arm.name][r.drug] = pkmod.simulate_pk(dpk, r.dose_events(dpk.body_weight_kg),
+                                                     pk_times)
+            kd[r.drug] = pkmod.potency_nM(r.drug, study.occupancy_targets.get(r.drug))
+        hazard[arm.name] = (kill_table({d: p.free_nM for d, p in pk[arm.name].items()})
+                            if arm.regimens else np.zeros(pk_times.size))
+    timings["pk"] = time.perf_counter() - t0 - timings["kill_table"]
+    # virtual animals
+    defaults = tumour_defaults(study.tumour.model)
+    typical = {**defaults, **study.tumour.parameters}
+    if study.tumour.initial_volume_mm3 is not None:
+        typical["initial_volume_mm3"] = study.tumour.initial_volume_mm3
+    n_animals = min(study.animals.n, 4) if fast else study.animals.n
+    rng = np.random.default_rng(study.animals.seed)
+    draws = {k: typical[k] * (_lognormal(rng, n_animals, study.animals.cv)
+                              if k in study.animals.vary else np.ones(n_animals))
+             for k in ("lambda0", "lambda1", "k1", "psi", "initial_volume_mm3")}
+    drugs = sorted({r.drug for a in study.arms for r in a.regimens})
+    cl_factor = {d: (_lognormal(rng, n_animals, study.animals.pk_cv)
+                     if study.animals.pk_cv > 0 else np.ones(n_animals)) for d in drugs}
+    animals = pd.DataFrame({"animal": np.arange(n_animals), **draws,
+                            **{f"CL_factor_{d}": f for d, f in cl_factor.items()}})
+    times_days = np.arange(0.0, study.duration_days + 1e-9, study.tumour_output_every_days)
+    end = study.dosing_end_day()
+    volumes: dict[str, np.ndarray] = {}
+    typical_v: dict[str, np.ndarray] = {}
+
+    dt_h = study.pk_output_every_h
+    for arm in study.arms:
+        kill = None
+        if np.any(hazard[arm.name] > 0):
+            # hazard rows: the typical animal, then each virtual animal (its own PK if pk_cv)
+            rows = [hazard[arm.name]]
+            for i in range(n_animals):
+                if study.animals.pk_cv > 0:
+                    free = {}
+                    for r in arm.regimens:
+                        base = pkmod.drug_pk(r.drug, study.species, study.body_weight_kg)
+                        dpk = replace(base, CL_L_per_h=base.CL_L_per_h * cl_factor[r.drug][i])
+                        free[r.drug] = pkmod.simulate_pk(
+                            dpk, r.dose_events(dpk.body_weight_kg), pk_times).free_nM
+                    rows.append(kill_table(free))
+                else:
+                    rows.append(hazard[arm.name])
+            h = np.array(rows) * HOURS_PER_DAY  # 1/day
+
+            def kill(t_days: float, h=h) -> np.ndarray:
+                x = min(max(t_days * HOURS_PER_DAY / dt_h, 0.0), h.shape[1] - 1.0)
+                i0 = min(int(x), h.shape[1] - 2)
+                f = x - i0
+                return h[:, i0] * (1 - f) + h[:, i0 + 1] * f
+        # the typical animal first, then the virtual animals, in one integration
+        params = {k: np.concatenate([[typical[k]], draws[k]])
+                  for k in ("lambda0", "lambda1", "k1", "psi")}
+        w0 = np.concatenate([[typical["initial_volume_mm3"]], draws["initial_volume_mm3"]])
+        curves = simulate_tumours(times_days, initial_volume_mm3=w0, parameters=params,
+                                  kill_per_day=kill, model_path=study.tumour.model)
+        typical_v[arm.name] = curves[0].volume_mm3
+        volumes[arm.name] = np.array([c.volume_mm3 for c in curves[1:]])
+    timings["tumour"] = time.perf_counter() - t0 - timings["kill_table"] - timings["pk"]
+    # summary
+    i_end = int(np.argmin(np.abs(times_days - min(end, times_days[-1]))))
+    veh = study.vehicle
+    med = {a: np.median(v, axis=0) for a, v in volumes.items()}
+    rows = []
+    for arm in study.arms:
+        a = arm.name
+        v = volumes[a]
+        regrow = [regrowth_days(times_days, vi, end) for vi in v]
+        in_dosing = pk_times <= end * HOURS_PER_DAY
+        row = {
+            "arm": a,
+            "drugs": " + ".join(r.drug for r in arm.regimens) or "vehicle",
+            "n_animals": n_animals,
+            "median_volume_day0_mm3": float(med[a][0]),
+            "median_volume_end_of_dosing_mm3": float(med[a][i_end]),
+            "median_volume_last_day_mm3": float(med[a][-1]),
+            "dosing_end_day": end,
+            "tgi_percent": tgi_percent(med[a][0], med[a][i_end], med[veh][0], med[veh][i_end]),
+            "tgi_percent_typical_animal": tgi_percent(
+                typical_v[a][0], typical_v[a][i_end], typical_v[veh][0], typical_v[veh][i_end]),
+            # animals not regrown by the end of follow-up count as infinitely late
+            "median_regrowth_days_after_dosing": float(np.median(
+                np.where(np.isnan(regrow), np.inf, regrow))),
+            "n_regrown": int(np.sum(np.isfinite(regrow))),
+            "mean_kill_hazard_per_day_during_dosing": float(
+                np.mean(hazard[a][in_dosing]) * HOURS_PER_DAY),
+        }
+        for drug, prof in pk[a].items():
+            row[f"{drug}_free_cmax_nM"] = float(prof.free_nM.max())
+            row[f"{drug}_free_mean_nM_during_dosing"] = float(np.mean(prof.free_nM[in_dosing]))
+        rows.append(row)
+    summary = pd.DataFrame(rows)
+    import apopsim
+
+    prov = {
+        "apopsim_version": apopsim.__version__,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "study_file": str(study._source) if study._source else None,
+        "study": study.model_dump(mode="json"),
+        "fast": fast,
+        "n_animals": n_animals,
+        "kill_table_source": table_source,
+        "kill_link_n_cells": min(study.kill_link.n_cells, 12) if fast
+        else study.kill_link.n_cells,
+        "tumour_parameters_typical": typical,
+        "tgi_definition": "100 * (1 - (V_T(end) - V_T(0)) / (V_C(end) - V_C(0))), median "
+                          "volumes, end = dosing_end_day",
+        "kill_link": "hazard -ln(1-f)/window_h from the cell model's apoptotic fraction f at "
+                     "constant free concentrations, interpolated at the PK free concentrations",
+    }
+    timings["total"] = time.perf_counter() - t0
+    prov["timings_s"] = {k: round(v, 3) for k, v in timings.items()}
+    return StudyResult(study, pk_times, times_days, pk, hazard, volumes, typical_v, kill_table,
+                       summary, animals, end, kd, prov)
+
+
+def write_study_report(result: StudyResult, outdir: str | os.PathLike[str], *,
+                       plots: bool = True, overwrite: bool = False) -> Path:
+    """Write ``summary.csv`` (one row per arm), ``volumes.csv``, ``pk.csv``,
+    ``kill_table.csv``, ``animals.csv``, ``check.csv`` (if the study has ``expect:``
+    entries), ``run.json`` and ``plots/`` atomically into
+    ``outdir`` (see :mod:`apopsim._io` for the overwrite policy); return it."""
+    from apopsim._io import atomic_output_dir, strict_json
+
+    outdir = Path(outdir)
+    protect = [result.study._source] if result.study._source else []
+    with atomic_output_dir(outdir, overwrite=overwrite, protect=protect) as tmp:
+        result.summary.to_csv(tmp / "summary.csv", index=False)
+        result.volumes().to_csv(tmp / "volumes.csv", index=False)
+        result.pk_frame().to_csv(tmp / "pk.csv", index=False)
+        result.kill_table.to_frame().to_csv(tmp / "kill_table.csv", index=False)
+        result.animals.to_csv(tmp / "animals.csv", index=False)
+        if result.study.expect:
+            result.checks().to_csv(tmp / "check.csv", index=False)
+        if plots:
+            from apopsim.tissue import plots as tplots
+
+            (tmp / "plots").mkdir()
+            tplots.plot_study(result, tmp / "plots")
+        (tmp / "run.json").write_text(strict_json(result.provenance) + "\n")
+    return outdir
+
+
+def check_studies(paths: list[str | os.PathLike[str]] | None = None, *, fast: bool = False,
+                  cache: bool = True) -> list[Any]:
+    """Run every study file in ``paths`` (files, or folders' ``*.yaml``; default
+    ``scenarios/invivo/``) that has ``expect:`` entries and return their verdicts, one
+    :class:`apopsim.check.Outcome` per entry (the rows of ``apopsim check``)."""
+    from apopsim.library import scenarios_dir
+    from apopsim.tissue.expect import check_study
+
+    files: list[Path] = []
+    for p in [Path(x) for x in (paths or [scenarios_dir() / "invivo"])]:
+        files += sorted(p.glob("*.yaml")) if p.is_dir() else [p]
+    outcomes: list[Any] = []
+    for f in files:
+        study = load_study(f)
+        if study.expect:
+            outcomes += check_study(run_study(study, fast=fast, cache=cache))
+    return outcomes
