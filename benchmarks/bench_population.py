@@ -1014,6 +1014,7 @@ def _main(args: argparse.Namespace, log) -> int:
     }
     print_report(res, wl, n_runs, args)
     if args.json_out:
+        Path(args.json_out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json_out).write_text(json.dumps(res, indent=2, default=float))
     ok = dfrac <= args.max_fraction_diff
     if not ok:
