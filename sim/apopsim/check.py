@@ -43,7 +43,7 @@ from apopsim.scenario.expect import (
     expectation_problems,
     measure_problems,
 )
-from apopsim.scenario.yaml_io import _fmt_loc, _locate, _read_yaml
+from apopsim.scenario.yaml_io import _read_yaml, located
 
 FAST_N_CELLS = 50
 """Largest number of cells per condition in fast mode."""
@@ -204,8 +204,7 @@ class _Loaded:
         return self.scenarios[path]
 
     def where(self, path: Path, loc: tuple) -> str:
-        line = _locate(self.lines.get(path, {}), loc)
-        return f"{_rel(path)}:{line} {_fmt_loc(loc)}" if line else f"{_rel(path)} {_fmt_loc(loc)}"
+        return located(_rel(path), self.lines.get(path, {}), loc)
 
 
 def _rel(path: Path) -> str:

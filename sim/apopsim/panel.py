@@ -163,7 +163,7 @@ class PanelSpec(BaseModel):
     def from_yaml(cls, path: str | os.PathLike[str]) -> PanelSpec:
         """Read a panel file safely; errors name the file, line and field."""
         from apopsim.scenario.checks import _pydantic_problems, _summarise
-        from apopsim.scenario.yaml_io import _fmt_loc, _locate, _read_yaml
+        from apopsim.scenario.yaml_io import _read_yaml, located
 
         where = str(path)
         data, lines = _read_yaml(Path(path), where)
@@ -173,10 +173,8 @@ class PanelSpec(BaseModel):
         try:
             return cls.model_validate(data)
         except ValidationError as exc:
-            problems = [(f"{where}:{_locate(lines, loc) or ''} {_fmt_loc(loc)}", msg)
-                        for loc, msg in _pydantic_problems(exc)]
-            raise ScenarioError(_summarise(problems).replace("scenario", "panel", 1),
-                                problems) from None
+            problems = [(located(where, lines, loc), msg) for loc, msg in _pydantic_problems(exc)]
+            raise ScenarioError(_summarise(problems, "panel"), problems) from None
 
 
 def sample_lines(base: Mapping[str, float], fold_ranges: Mapping[str, Sequence[float]],

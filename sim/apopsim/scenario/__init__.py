@@ -48,7 +48,7 @@ from apopsim.scenario.schema import (
     log_doses,
     scenario_json_schema,
 )
-from apopsim.scenario.yaml_io import _fmt_loc, _locate, _read_yaml
+from apopsim.scenario.yaml_io import _read_yaml, located
 
 __all__ = [
     "MAX_CONDITIONS",
@@ -119,7 +119,7 @@ def load_scenario(
         raise ScenarioError(f"{where}: {msg}", [(where, msg)])
 
     def at(loc: tuple) -> str:
-        return f"{f'{where}:{ln}' if (ln := _locate(lines, loc)) else where} {_fmt_loc(loc)}"
+        return located(where, lines, loc)
 
     try:
         scenario = Scenario.model_validate(data)

@@ -8,7 +8,7 @@ from pydantic import ValidationError
 
 from apopsim.errors import ModelError
 from apopsim.scenario.schema import Scenario
-from apopsim.scenario.yaml_io import _fmt_loc, _locate
+from apopsim.scenario.yaml_io import located
 
 _UNION_MEMBERS = ("float", "constrained-float", "str", "int", "bool", "LogDoses")
 _CONSTRAINTS = ("finite_number", "greater_than", "greater_than_equal", "less_than",
@@ -57,9 +57,9 @@ def _pydantic_problems(exc: ValidationError) -> list[tuple[tuple, str]]:
     return problems
 
 
-def _summarise(problems: list[tuple[str, str]]) -> str:
+def _summarise(problems: list[tuple[str, str]], what: str = "scenario") -> str:
     n = len(problems)
-    head = f"invalid scenario: {n} problem{'s' if n > 1 else ''}"
+    head = f"invalid {what}: {n} problem{'s' if n > 1 else ''}"
     return head + "".join(f"\n  {loc}: {msg}" for loc, msg in problems)
 
 
@@ -68,8 +68,7 @@ def check_against_model(scenario: Scenario, lines: dict, where: str) -> list[tup
     from apopsim.library import apply_context, catalogue, contexts, load_model
 
     def at(*loc: Any) -> str:
-        line = _locate(lines, loc)
-        return f"{where}:{line} {_fmt_loc(loc)}" if line else f"{where} {_fmt_loc(loc)}"
+        return located(where, lines, loc)
 
     problems: list[tuple[str, str]] = []
     try:

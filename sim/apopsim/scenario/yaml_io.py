@@ -196,6 +196,13 @@ def _locate(lines: dict, loc: tuple) -> int | None:
     return lines.get(())
 
 
+def located(where: str, lines: dict, loc: tuple) -> str:
+    """Where a problem at field path ``loc`` is: ``file:line field.path`` (``file field.path``
+    when the line is unknown), from a line index of :func:`_read_yaml`."""
+    line = _locate(lines, loc)
+    return f"{f'{where}:{line}' if line else where} {_fmt_loc(loc)}"
+
+
 def _fmt_loc(loc: tuple) -> str:
     out = ""
     for part in loc:

@@ -175,8 +175,8 @@ def load_study(source: str | os.PathLike[str] | dict[str, Any] | Study) -> Study
 
     Raises :class:`~apopsim.errors.ScenarioError` naming ``file:line field`` per problem.
     """
-    from apopsim.scenario.checks import _pydantic_problems
-    from apopsim.scenario.yaml_io import _fmt_loc, _locate, _read_yaml
+    from apopsim.scenario.checks import _pydantic_problems, _summarise
+    from apopsim.scenario.yaml_io import _read_yaml, located
 
     if isinstance(source, Study):
         return source
@@ -195,23 +195,14 @@ def load_study(source: str | os.PathLike[str] | dict[str, Any] | Study) -> Study
     try:
         study = Study.model_validate(data)
     except ValidationError as exc:
-        problems = []
-        for loc, msg in _pydantic_problems(exc):
-            line = _locate(lines, loc)
-            problems.append((f"{f'{where}:{line}' if line else where} {_fmt_loc(loc)}", msg))
-        head = f"invalid study: {len(problems)} problem{'s' if len(problems) > 1 else ''}"
-        raise ScenarioError(head + "".join(f"\n  {lo}: {m}" for lo, m in problems),
-                            problems) from None
+        problems = [(located(where, lines, loc), msg) for loc, msg in _pydantic_problems(exc)]
+        raise ScenarioError(_summarise(problems, "study"), problems) from None
     study._base_dir = base
     study._source = src
     problems = _pk_problems(study) + expectation_problems(study)
     if problems:
-        located = []
-        for loc, msg in problems:
-            line = _locate(lines, loc)
-            located.append((f"{f'{where}:{line}' if line else where} {_fmt_loc(loc)}", msg))
-        head = f"invalid study: {len(located)} problem{'s' if len(located) > 1 else ''}"
-        raise ScenarioError(head + "".join(f"\n  {lo}: {m}" for lo, m in located), located)
+        problems = [(located(where, lines, loc), msg) for loc, msg in problems]
+        raise ScenarioError(_summarise(problems, "study"), problems)
     return study
 
 
