@@ -359,38 +359,30 @@ def grow_culture(
         died, failed, last = _window(st.cm, st.integrator, y, st.values(z, on), grid, st.event,
                                      opts.arrest_variable)
         n_failed += int(failed.sum())
-        alive = ~failed & ~np.isfinite(died)
-        for c in range(len(y)):
-            if np.isfinite(died[c]) and k >= 0:
-                dead_since_treatment += 1
-                records.append({"cell": ident[c], "parent": parent[c], "birth_h": birth[c],
-                                "fate": "died", "end_h": t0 + died[c], "death_h": t0 + died[c]})
-            if not alive[c]:
-                continue
-            phase[c] += dt * (1.0 - float(np.clip(last[c], 0.0, 1.0))) / tcyc[c]
+        dead = np.isfinite(died)
+        alive = ~failed & ~dead
+        if on:
+            dead_since_treatment += int(dead.sum())
+            records += [{"cell": ident[c], "parent": parent[c], "birth_h": birth[c],
+                         "fate": "died", "end_h": t0 + died[c], "death_h": t0 + died[c]}
+                        for c in np.nonzero(dead)[0]]
+        phase[alive] += dt * (1.0 - np.clip(last[alive], 0.0, 1.0)) / tcyc[alive]
         keep = alive & (phase < 1.0)
         split = np.nonzero(alive & (phase >= 1.0))[0]
-        n_div = len(split)
-        if n_div:
-            first, second = partition(y[split], opts.molecules_per_nM, rng)
-            kids_y = np.concatenate([first, second])
-            kids_parent = np.concatenate([ident[split], ident[split]])
-            if t0 + dt > 0:
-                records += [{"cell": ident[c], "parent": parent[c], "birth_h": birth[c],
-                             "fate": "divided", "end_h": t0 + dt, "death_h": math.nan}
-                            for c in split]
-            n_kids = 2 * n_div
-            y = np.concatenate([y[keep], kids_y])
-            z = np.concatenate([z[keep], z[split], z[split]])
-            tcyc = np.concatenate([tcyc[keep], cycle_times(n_kids)])
-            phase = np.concatenate([phase[keep], np.zeros(n_kids)])
-            parent = np.concatenate([parent[keep], kids_parent])
-            ident = np.concatenate([ident[keep], np.arange(next_id, next_id + n_kids)])
-            birth = np.concatenate([birth[keep], np.full(n_kids, t0 + dt)])
-            next_id += n_kids
-        else:
-            y, z, tcyc, phase = y[keep], z[keep], tcyc[keep], phase[keep]
-            parent, ident, birth = parent[keep], ident[keep], birth[keep]
+        n_div, n_kids = len(split), 2 * len(split)
+        if t0 + dt > 0:
+            records += [{"cell": ident[c], "parent": parent[c], "birth_h": birth[c],
+                         "fate": "divided", "end_h": t0 + dt, "death_h": math.nan}
+                        for c in split]
+        first, second = partition(y[split], opts.molecules_per_nM, rng)
+        y = np.concatenate([y[keep], first, second])
+        z = np.concatenate([z[keep], z[split], z[split]])
+        tcyc = np.concatenate([tcyc[keep], cycle_times(n_kids)])
+        phase = np.concatenate([phase[keep], np.zeros(n_kids)])
+        parent = np.concatenate([parent[keep], ident[split], ident[split]])
+        ident = np.concatenate([ident[keep], np.arange(next_id, next_id + n_kids)])
+        birth = np.concatenate([birth[keep], np.full(n_kids, t0 + dt)])
+        next_id += n_kids
         z = st.noise.step(z, dt)
         if len(y) + dead_since_treatment > opts.max_cells:
             raise ApopsimError(f"culture grew beyond max_cells = {opts.max_cells} cells at "
