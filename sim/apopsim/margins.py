@@ -19,7 +19,7 @@ from __future__ import annotations
 import fnmatch
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -66,12 +66,22 @@ class UntreatedCell:
         self.preeq = preeq or PreequilibrationOptions()
         self.untreated = untreated_parameters(model)
 
+    def steady_state(self, changes: dict[str, float]) -> tuple[np.ndarray, np.ndarray]:
+        """Untreated steady state (amounts) with ``changes`` (model units), and its parameter
+        vector; raises :class:`ApopsimError` if pre-equilibration fails."""
+        p = self.cm.param_vector({**changes, **self.untreated})
+        y, _ = preequilibrate(self.cm, self.solver, np.array(self.model.initial), p,
+                              self.preeq)
+        return y, p
+
+    def value(self, name: str, y: np.ndarray, p: np.ndarray) -> float:
+        """Variable ``name`` (species nM, or a rule's value) of state ``y`` under ``p``."""
+        return float(watched_values(self.cm, self.cm.marker_index(name), y[None, :], p)[0])
+
     def death_value(self, changes: dict[str, float]) -> float:
         """Death variable at the untreated steady state with ``changes`` (NaN if none found)."""
-        p = self.cm.param_vector({**changes, **self.untreated})
         try:
-            y, _ = preequilibrate(self.cm, self.solver, np.array(self.model.initial), p,
-                                  self.preeq)
+            y, p = self.steady_state(changes)
         except ApopsimError:
             return math.nan
         return float(watched_values(self.cm, self.idx, y[None, :], p)[0])
@@ -82,18 +92,22 @@ class UntreatedCell:
         return bool(np.isfinite(v) and v <= self.threshold)
 
 
+def log_bisect(dies: Callable[[float], bool], alive: float, dead: float, tol: float) -> float:
+    """Bisection on a log scale between ``alive`` (where ``dies`` is False) and ``dead`` (where
+    it is True), in either order, until the bracket is ``tol`` wide in log units; returns the
+    bracket's geometric midpoint."""
+    a, b = math.log(alive), math.log(dead)
+    while abs(b - a) > tol:
+        mid = 0.5 * (a + b)
+        a, b = (a, mid) if dies(math.exp(mid)) else (mid, b)
+    return math.exp(0.5 * (a + b))
+
+
 def _bisect(cell: UntreatedCell, name: str, base: float, bound: float, tol: float) -> float:
     """Fold (towards ``bound``) at which the cell first dies; NaN if alive at ``bound``."""
     if cell.survives({name: base * bound}):
         return math.nan
-    lo, hi = 0.0, math.log(bound)  # log-fold: alive at lo, dead at hi
-    while abs(hi - lo) > tol:
-        mid = 0.5 * (lo + hi)
-        if cell.survives({name: base * math.exp(mid)}):
-            lo = mid
-        else:
-            hi = mid
-    return math.exp(0.5 * (lo + hi))
+    return log_bisect(lambda fold: not cell.survives({name: base * fold}), 1.0, bound, tol)
 
 
 def survival_margins(

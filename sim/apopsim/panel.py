@@ -34,17 +34,13 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, ValidationError, model_validator
 
-from apopsim.cell import untreated_parameters
 from apopsim.engine import (
-    PreequilibrationOptions,
     SolverOptions,
-    compile_model,
     integrate_segments,
     integrator_for,
-    preequilibrate,
-    watched_values,
 )
 from apopsim.errors import ApopsimError, ScenarioError
+from apopsim.margins import UntreatedCell, log_bisect
 from apopsim.scenario.expect import _Assertion, _Claim
 
 FoldRange = tuple[PositiveFloat, PositiveFloat]
@@ -200,21 +196,15 @@ class _Line:
     def __init__(self, panel: _Panel, rates: Mapping[str, float]) -> None:
         self.panel = panel
         self.rates = {**panel.spec.parameters, **rates}
-        cm = panel.cm
-        p = cm.param_vector({**self.rates, **panel.untreated})
-        self.y, _ = preequilibrate(cm, panel.solver, np.array(panel.model.initial), p,
-                                   panel.preeq)
-        self.death0 = float(watched_values(cm, panel.death_idx, self.y[None, :], p)[0])
+        self.y, self.p = panel.cell.steady_state(self.rates)
+        self.death0 = panel.cell.value(panel.spec.death_variable, self.y, self.p)
 
     @property
     def dead_untreated(self) -> bool:
         return not (math.isfinite(self.death0) and self.death0 <= self.panel.spec.threshold)
 
     def baseline(self, names: Sequence[str]) -> dict[str, float]:
-        cm = self.panel.cm
-        p = cm.param_vector({**self.rates, **self.panel.untreated})
-        return {n: float(watched_values(cm, cm.marker_index(n), self.y[None, :], p)[0])
-                for n in names}
+        return {n: self.panel.cell.value(n, self.y, self.p) for n in names}
 
     def dies(self, doses_nM: Mapping[str, float]) -> bool:
         panel = self.panel
@@ -232,11 +222,8 @@ class _Line:
             return math.nan, "above"
         if self.dies({drug: lo}):
             return lo, "below"
-        a, b = math.log(lo), math.log(hi)  # alive at a, dead at b
-        while b - a > math.log1p(self.panel.spec.dose_rel_tol):
-            mid = 0.5 * (a + b)
-            a, b = (mid, b) if not self.dies({drug: math.exp(mid)}) else (a, mid)
-        return math.exp(0.5 * (a + b)), ""
+        return log_bisect(lambda c: self.dies({drug: c}), lo, hi,
+                          math.log1p(self.panel.spec.dose_rel_tol)), ""
 
 
 class _Panel:
@@ -245,12 +232,9 @@ class _Panel:
 
         self.spec = spec
         self.model = load_model(spec.model, spec.context)
-        self.cm = compile_model(self.model)
-        self.death_idx = self.cm.marker_index(spec.death_variable)
-        self.solver = solver or SolverOptions(rtol=1e-8, atol=1e-10)
-        self.integrator = integrator_for(self.cm, self.solver)
-        self.preeq = PreequilibrationOptions()
-        self.untreated = untreated_parameters(self.model)
+        self.cell = UntreatedCell(self.model, spec.death_variable, spec.threshold, solver)
+        self.cm, self.untreated = self.cell.cm, self.cell.untreated
+        self.integrator = integrator_for(self.cm, self.cell.solver)
         self.resolve = catalogue().resolve
         self.times = np.array([0.0, spec.duration_h])
         missing = [k for k in {**spec.fold_ranges, **spec.parameters}
