@@ -95,6 +95,29 @@ def test_validate_models_show_schema(capsys):
     assert schema["title"] == "Scenario"
 
 
+def test_example_with_sbml_events_and_a_mid_run_bolus(tmp_path, capsys, monkeypatch):
+    """scenarios/examples/ligand_bolus_events.yaml from the command line: a model with an SBML
+    event, a ligand bolus at 0 h and another at 8 h (issue 10), no Python."""
+    monkeypatch.setenv("APOPSIM_JIT", "0")
+    example = ROOT / "scenarios" / "examples" / "ligand_bolus_events.yaml"
+    assert main(["validate", str(example)]) == 0
+    assert "valid (4 conditions" in capsys.readouterr().out
+    out = tmp_path / "res"
+    assert main(["run", str(example), "-o", str(out), "-q"]) == 0
+    summary = pd.read_csv(out / "summary.csv").set_index("L_nM")
+    # 3 nM kills; 10 nM passes the receptor threshold of the model's event, which induces
+    # the inhibitor: that cell survives
+    assert summary.loc[3.0, "apoptotic_fraction"] == 1.0
+    assert 8 < summary.loc[3.0, "time_to_death_h"] < 14
+    assert summary.loc[10.0, "apoptotic_fraction"] == 0.0
+    run = json.loads((out / "run.json").read_text())
+    assert run["integrator"]["sbml_events"] == ["induce"]
+    assert run["integrator"]["species_changes_during_run"] is True
+    tc = pd.read_csv(out / "timecourse.csv")
+    L = tc[(tc.condition == "L 1 nM") & (tc.variable == "L")].set_index("time_h").value
+    assert L[0.0] == 1.0 and L[8.0] > L[7.5] + 0.99  # the second bolus, at 8 h
+
+
 def test_export_sbml_is_valid(tmp_path):
     import libsbml
 

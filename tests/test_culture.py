@@ -111,3 +111,20 @@ def test_sisters_decorrelate_within_one_cycle():
     df = sister_correlation(model, {"trail": 0.8}, [24.0], n_pairs=30, max_h=12.0,
                             options=FAST, seed=4).set_index("delay_h")
     assert df.loc[24.0, "pearson_r"] < 0.4
+
+
+def test_wells_share_division_times_until_their_fates_differ_and_cost_follows_live_cells():
+    """Common random numbers: a dose that kills and arrests nothing leaves the culture dividing
+    exactly as the vehicle (cycle times, synthesis noise and partition draw from separate
+    streams, so the state-dependent number of binomial draws cannot shift the division times);
+    the work is one integration per live cell and window."""
+    model = load_model("bcl2_core", "aml_mcl1_dependent")
+    kw = dict(n_founders=8, warmup_h=0.0, options=FAST, seed=2)
+    vehicle = grow_culture(model, {}, 36.0, **kw)
+    treated = grow_culture(model, {"hht": 1.0}, 36.0, **kw)  # one stream: 18 vs 19 live cells
+    assert treated.counts["dead"].iloc[-1] == 0
+    assert treated.counts["live"].tolist() == vehicle.counts["live"].tolist()
+    assert treated.counts["divisions"].sum() > 0
+    live_at_window_start = vehicle.counts["live"].iloc[:-1].sum()
+    assert vehicle.work["cell_windows"] == live_at_window_start
+    assert vehicle.work["cell_hours"] == pytest.approx(FAST.step_h * live_at_window_start)

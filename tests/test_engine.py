@@ -319,3 +319,47 @@ def test_batched_segments_match_one_cell_at_a_time(bcl2_core, engine):
     failing = make_integrator(cm, SolverOptions(engine=engine, method=None, max_steps=1))
     out = integrate_segments_many(cm, failing, y0s, values, sched, TIMES, event=event)
     assert all(isinstance(r, str) and "failed" in r for r in out)
+
+
+def test_engine_auto_rule_picks_numba_only_when_the_work_repays_its_compile(aml):
+    """``engine: auto``: numba once the CPU it saves (cell-runs x states) repays compiling its
+    kernel; scipy below, whether or not the kernel is cached (reproducible choice); a named
+    engine is kept and every choice says why. No numba kernel is compiled here."""
+    from dataclasses import replace
+
+    from apopsim.engine import SolverOptions, compile_model
+    from apopsim.engine import auto as a
+
+    cm = compile_model(aml)
+    n = len(aml.state)
+    opts = SolverOptions(engine="auto", rtol=1e-8, atol=1e-10)
+    assert opts.method is None
+    per_run = n * a.NUMBA_SAVING_S_PER_STATE_RUN  # CPU saved per cell-run (s)
+    cold = a.NUMBA_COMPILE_S_PER_STATE * n / per_run  # break-even, empty cache
+    for runs, engine in [(int(0.9 * cold), "scipy"), (int(1.1 * cold), "numba"), (10, "scipy")]:
+        choice = a.choose_engine(cm, opts, runs)
+        assert choice.solver.engine == engine, (runs, choice.reason)
+        assert choice.reason.startswith(f"engine auto: {engine}, because")
+        assert f"{runs} cell-runs" in choice.reason
+        assert (choice.solver.rtol, choice.solver.atol) == (1e-8, 1e-10)
+        assert choice.solver.method == {"scipy": "LSODA", "numba": "rodas4"}[engine]
+    named = a.choose_engine(cm, SolverOptions(engine="scipy"), int(10 * cold))
+    assert named.solver.engine == "scipy" and "named" in named.reason
+    # a model numba cannot run stays on scipy however large the work
+    forced = a.choose_engine(replace(cm, jac_sparse_stop=None), opts, int(10 * cold))
+    assert forced.solver.engine == "scipy" and "cannot run" in forced.reason
+    with pytest.raises(ValueError, match="takes no method"):
+        SolverOptions(engine="auto", method="LSODA")
+
+
+def test_unresolved_engine_auto_runs_scipy_one_cell_at_a_time(aml):
+    """An ``engine: auto`` that no population resolved (one cell, margins, cultures) is
+    scipy's LSODA: same result as naming scipy."""
+    from apopsim.engine import SolverOptions, compile_model, make_integrator
+
+    cm = compile_model(aml)
+    integ = make_integrator(cm, SolverOptions(engine="auto"))
+    assert (integ.name, integ.opts.method) == ("scipy", "LSODA")
+    p = cm.param_vector({})
+    ref = make_integrator(cm, SolverOptions()).integrate(aml.initial, p, TIMES[:5])
+    np.testing.assert_array_equal(integ.integrate(aml.initial, p, TIMES[:5]), ref)

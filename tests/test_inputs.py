@@ -82,8 +82,10 @@ BAD = [
      "inputs.L", "for parameters"),
     ("both drug and input", "drugs: {kact: 1}\ninputs: {kact: 1}\n", "inputs.kact",
      "both"),
-    ("scheduled species", "inputs: {L: 1}\nschedule:\n  - {at_h: 2, input: L, action: "
-     "washout}\n", "schedule[0].input", "treatment start only"),
+    ("release of an added species", "inputs: {L: 1}\nschedule:\n  - {at_h: 2, input: L, "
+     "action: release}\n", "schedule[0].action", "ends a clamp"),
+    ("release of a parameter", "inputs: {kact: 1}\nschedule:\n  - {at_h: 2, input: kact, "
+     "action: release}\n", "schedule[0].action", "is a parameter"),
     ("scheduled cell input", "inputs: {kact: {values: 1, mode: cell}}\nschedule:\n  - {at_h: "
      "2, input: kact, action: washout}\n", "schedule[0].input", "mode 'cell'"),
     ("schedule of unlisted input", "inputs: {L: 1}\nschedule:\n  - {at_h: 2, input: kact, "
@@ -303,10 +305,12 @@ def test_own_model_doc_scenarios_validate(tmp_path):
     blocks = [b for b in re.findall(r"```yaml\n(.*?)```", doc, re.S) if b.startswith("name:")]
     assert len(blocks) >= 2
     shutil.copy(MODEL, tmp_path / "ligand_receptor.ant")
+    shutil.copy(Path(__file__).parent / "data" / "biomodels" / "BIOMD0000000220.xml.gz",
+                tmp_path)  # the model_units example
     for i, block in enumerate(blocks):
         path = tmp_path / f"doc{i}.yaml"
         path.write_text(block)
-        assert load_scenario(path).n_conditions() >= 4
+        assert load_scenario(path).n_conditions() >= (4 if "ligand_receptor" in block else 1)
 
 
 def test_simulate_adds_and_clamps_species_after_preequilibration():

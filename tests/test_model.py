@@ -169,25 +169,63 @@ def test_conversion_factor_scales_the_species_change():
     assert model.reactions[0].products == {"B": 3.0}
 
 
-@pytest.mark.parametrize("change, message", [
-    (('fast="false"', 'fast="true"'), "fast reaction 'R'"),
-    (('</listOfParameters>', '</listOfParameters><listOfRules><assignmentRule variable="sA">'
-      '<math xmlns="http://www.w3.org/1998/Math/MathML"><ci>n</ci></math></assignmentRule>'
-      '</listOfRules>'), "species reference 'sA'"),
-    (('</listOfParameters>', '</listOfParameters><listOfRules><rateRule variable="c">'
-      '<math xmlns="http://www.w3.org/1998/Math/MathML"><cn>1</cn></math></rateRule>'
-      '</listOfRules>'), "compartment 'c'"),
-])
-def test_features_that_cannot_be_honoured_are_refused_by_name(change, message):
-    body = (_COMP + _SPECIES + _PARAMS + _REACTION).replace(*change)
-    if "rateRule" in change[1]:
-        body = body.replace('<compartment id="c" size="1" constant="true"/>',
-                            '<compartment id="c" size="1" constant="false"/>')
-    if "sA" in change[1]:
-        body = body.replace('id="sA" species="A" stoichiometry="1" constant="true"',
-                            'id="sA" species="A" stoichiometry="1" constant="false"')
-    with pytest.raises(ModelError, match=message):
-        load_sbml_text(_sbml(body))
+def _rule(kind: str, var: str, mathml: str) -> str:
+    return (f'<listOfRules><{kind} variable="{var}"><math xmlns="http://www.w3.org/1998/Math/'
+            f'MathML">{mathml}</math></{kind}></listOfRules>')
+
+
+def test_rule_on_a_compartment_keeps_amounts_and_runs_outside_the_compiled_engine():
+    from apopsim.engine.compiler import compile_model
+    from apopsim.engine.sbml_events import simulate_sbml
+
+    body = (_COMP.replace('constant="true"', 'constant="false"') + _SPECIES + _PARAMS
+            + _rule("rateRule", "c", "<cn>1</cn>") + _REACTION)
+    model = load_sbml_text(_sbml(body)).with_overrides({"k": 0.0})
+    assert model.variable_compartments == {"c"} and "c" in model.state
+    out = simulate_sbml(model, np.array([0.0, 1.0]))
+    # no reaction: the amount of A (2) is conserved while c grows from 1 to 2 (h)
+    np.testing.assert_allclose(out["c"], [1.0, 2.0], rtol=1e-9)
+    np.testing.assert_allclose(out["A"], [2.0, 1.0], rtol=1e-9)
+    with pytest.raises(ModelError, match="compartments whose size a rule changes"):
+        compile_model(model)
+
+
+def test_stoichiometry_set_by_a_rule_varies_in_time():
+    body = (_COMP + _SPECIES + _PARAMS.replace("</listOfParameters>", "")
+            + "</listOfParameters>"
+            + _rule("assignmentRule", "sA", "<apply><plus/><cn>1</cn><csymbol encoding="
+                    '"text" definitionURL="http://www.sbml.org/sbml/symbols/time">t</csymbol>'
+                    "</apply>")
+            + _REACTION.replace('stoichiometry="1" constant="true"/>'
+                                '</listOfReactants>', 'constant="false"/></listOfReactants>'))
+    model = load_sbml_text(_sbml(body))
+    assert [(s, j) for s, j, _ in model.variable_stoichiometry] == [("A", 0)]
+    off = apopsim.PreequilibrationOptions(enabled=False)
+    traj = apopsim.simulate(model, [0.0, 1.0], preequilibration=off, rtol=1e-11, atol=1e-13)
+    # dA/dt = -(1 + t) k A: A = 2 exp(-k (t + t^2 / 2)); B gains k A per unit time
+    np.testing.assert_allclose(traj["A"][-1], 2 * np.exp(-0.3 * 1.5), rtol=1e-8)
+    from scipy.integrate import quad
+
+    b = quad(lambda t: 0.3 * 2 * np.exp(-0.3 * (t + t * t / 2)), 0, 1, epsabs=1e-14)[0]
+    np.testing.assert_allclose(traj["B"][-1], b, rtol=1e-8)
+
+
+def test_fast_reaction_is_held_in_equilibrium():
+    from apopsim.engine.compiler import compile_model
+    from apopsim.engine.sbml_events import simulate_sbml
+
+    reversible = ('<apply><minus/><apply><times/><ci>k</ci><ci>A</ci></apply><apply><times/>'
+                  '<ci>n</ci><ci>B</ci></apply></apply>')
+    body = (_COMP + _SPECIES + _PARAMS + _REACTION.replace('fast="false"', 'fast="true"')
+            .replace('<apply><times/><ci>k</ci><ci>A</ci></apply>', reversible))
+    model = load_sbml_text(_sbml(body))
+    assert model.fast_reactions == (0,)
+    out = simulate_sbml(model, np.array([0.0, 1.0]))
+    # k A = n B and A + B = 2 from t = 0 on
+    np.testing.assert_allclose(out["B"], 2 * 0.3 / 3.3, rtol=1e-12)
+    np.testing.assert_allclose(out["A"], 2 * 3 / 3.3, rtol=1e-12)
+    with pytest.raises(ModelError, match="fast reactions"):
+        compile_model(model)
 
 
 def test_rem_quotient_avogadro_and_rate_of():

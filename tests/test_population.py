@@ -330,3 +330,6 @@ def test_auto_executor_keeps_threaded_engines_in_one_process():
     assert auto_executor("numba", 10_000) == "serial"  # cells in threads, nothing pickled
     assert auto_executor("scipy", 10_000) == "processes"
     assert auto_executor("scipy", 64) == "serial"
+    # an engine "auto" nobody resolved runs scipy, so it is planned like scipy
+    assert auto_executor("auto", 10_000) == "processes"
+    assert auto_executor("auto", 64) == "serial"

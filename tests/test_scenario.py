@@ -47,6 +47,12 @@ BAD = [
     ("not a mapping", "- just\n- a list\n", None, "mapping"),
     ("paired lengths", GOOD.replace("hht: 50", "hht: [1, 2, 3]") + "design: paired\n", None,
      "equal length"),
+    ("release of a drug", GOOD + "schedule:\n  - {at_h: 2, drug: hht, action: release}\n", 11,
+     "ends the clamp of a species input"),
+    ("model_units on a built-in model", GOOD + "model_units: {time: second}\n", 10,
+     "built-in model"),
+    ("unknown model_units key", GOOD + "model_units: {length: metre}\n", 10,
+     "model_units.length"),
 ]
 
 
@@ -107,6 +113,14 @@ def test_json_schema_names_units():
     schema = apopsim.scenario_json_schema()
     assert "drugs" in schema["properties"]
     assert "nM" in schema["properties"]["drugs"]["description"]
+
+
+def test_json_schema_has_model_units_and_release():
+    schema = apopsim.scenario_json_schema()
+    assert "model_units" in schema["properties"]
+    units = schema["$defs"]["ModelUnitsSpec"]["properties"]
+    assert set(units) == {"time", "substance", "volume"}
+    assert "release" in schema["$defs"]["ScheduleEvent"]["properties"]["action"]["enum"]
 
 
 def test_log_spaced_doses(write_yaml):

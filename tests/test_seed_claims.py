@@ -122,17 +122,29 @@ def test_1096_olverembatinib_lowers_mcl1_through_flt3_stat5(flt3_itd):
     r = flt3_itd
     assert at(r, "pSTAT5", 24, olverembatinib=10) < 0.6 * at(r, "pSTAT5", 24)  # full run 0.40/0.80
     assert at(r, "MCL1_total", 24, olverembatinib=10) < 0.8 * at(r, "MCL1_total", 0)  # 33/60 nM
-    assert at(r, "BIM_total", 24, olverembatinib=10) > 1.1 * at(r, "BIM_total", 0)
+    # BIM transcription rises through ERK/AKT (tests/models/test_flt3_bcrabl_mechanisms.py,
+    # BIM_tx); total BIM no longer rises with it since review 2.4 (MCL-1-bound BIM is protected
+    # and loses that protection with the MCL-1 olverembatinib removes)
     # transcriptional, not a global translation block: long-lived BCL-2 unchanged
     b = at(r, "BCL2_total", 24, olverembatinib=10) / at(r, "BCL2_total", 0)
     assert abs(b - 1) < 0.05
 
 
+@pytest.mark.xfail(strict=True, reason=(
+    "Lost with review 2.4 (complex-specific MCL-1 turnover, models/README.md; not tuned back): "
+    "BIM-bound MCL-1 now turns over 4x more slowly, so the MCL-1 that olverembatinib 10 nM "
+    "removes in 24 h is less and the combination kills ~0.10 (Wilson 0.04-0.21) vs <= 0.07 alone "
+    "in the reduced run (was ~0.45 vs ~0.04 / 0.07). Status recorded in scenarios/README.md"))
 def test_1096_olverembatinib_synergises_with_lisaftoclax_in_flt3_itd(flt3_itd):
     res = combination(flt3_itd, "olverembatinib", 10, "lisaftoclax", 100)
     assert_combination_beats_singles(*res)  # full run ~0.45 vs ~0.04 / 0.07, Bliss +0.36
 
 
+@pytest.mark.xfail(strict=True, reason=(
+    "Lost with review 2.4 (complex-specific MCL-1 turnover, models/README.md; not tuned back): "
+    "BIM-bound MCL-1 now turns over 4x more slowly, so the MCL-1 that olverembatinib 10 nM "
+    "removes in 24 h is less and the combination kills ~0.10 (Wilson 0.04-0.21) vs <= 0.07 alone "
+    "in the reduced run (was ~0.45 vs ~0.04 / 0.07). Status recorded in scenarios/README.md"))
 def test_1096_synergy_is_specific_to_flt3_itd(flt3_itd, flt3_wt):
     """Control arm (FLT3-WT, matched baseline MCL-1 and BIM): no synergy without FLT3-ITD."""
     *_, bliss_itd = combination(flt3_itd, "olverembatinib", 10, "lisaftoclax", 100)
@@ -189,11 +201,17 @@ def test_1463_atp_and_myristoyl_site_drugs_inhibit_the_kinase_cooperatively():
         assert (ratio < 0.8) if coupled else (ratio == pytest.approx(1.0, rel=0.02)), (coupled, act)
 
 
+_LOST_24 = pytest.mark.xfail(strict=True, reason=(
+    "Lost with review 2.4 (complex-specific MCL-1 turnover, models/README.md; not tuned back): "
+    "the nominal cell of this compound mutant is no longer killed by olverembatinib 100 + "
+    "asciminib 1000 nM in 72 h. Status recorded in scenarios/README.md"))
 CML_MUTANTS = ["cml_t315i", "cml_compound_t315i_g250e", "cml_compound_t315i_y253h",
                "cml_compound_t315i_e255v"]
+_LOST = {"cml_compound_t315i_y253h", "cml_compound_t315i_e255v"}
 
 
-@pytest.mark.parametrize("ctx", CML_MUTANTS)
+@pytest.mark.parametrize("ctx", [pytest.param(c, marks=_LOST_24) if c in _LOST else c
+                                 for c in CML_MUTANTS])
 def test_1463_olverembatinib_asciminib_synergise_on_every_mutant(ctx):
     """Nominal cell per mutant, 72 h, the top clinical well (100 + 1000 nM): the pair kills where
     neither drug alone does (a Bliss excess of a whole cell)."""
@@ -253,11 +271,10 @@ def test_976_lisaftoclax_turns_palbociclib_senescence_into_apoptosis(breast):
     assert res[-1] > bliss24 + 0.05  # synergy grows as senescence builds (full run +0.05 -> +0.26)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "Lisaftoclax has no input to the cell cycle in cdk46_breast (BCL-2 inhibition acts only by "
-    "binding BCL-2), so the combination's G1 arrest equals palbociclib's (0.90 at 100 nM); the "
-    "poster's 'synergistically induces cell cycle arrest' is not modelled"))
 def test_976_lisaftoclax_adds_to_palbociclib_g1_arrest():
+    """Holds only through the lisaftoclax -> Rb input of cdk46_signalling (IC50_lisaftoclax_RB,
+    an assumption transferred from venetoclax, Whittle et al. 2020); the control
+    apg2575_palbociclib_erbreast_no_rb_effect.yaml removes it (ratio 1.000)."""
     model = apopsim.load_model("cdk46_breast", context="er_breast_mcf7")
     g1 = {}
     for key, doses in {"palbo": {"palbociclib": 100},
@@ -281,13 +298,12 @@ def test_1924_apg1387_degrades_ciap_and_speeds_dr5_apoptosis(hela):
 
 
 @pytest.mark.xfail(strict=True, reason=(
-    "Both single agents already saturate in the hela context: CTB-006 0.1 ug/ml alone kills 92 % "
-    "(HeLa is TRAIL/DR5-sensitive; no DR5-resistant solid-tumour context exists) and APG-1387 "
-    "100 nM alone kills 100 % by 48 h (the library's caspase layer is too sensitive once XIAP is "
-    "neutralised), so there is nothing left for synergy at 72 h: full 4 x 4 grid Bliss +2.0 pp, "
-    "one well above +0.05 (CTB-006 0.067 + APG-1387 10 nM, +0.06). The central well tested "
-    "here passes only at 24 h (1.00 vs 0.92 / 0.24, Bliss +0.06; grid Bliss +5.1 pp), before "
-    "APG-1387 alone has killed every cell"))
+    "HeLa is TRAIL/DR5-sensitive: CTB-006 0.1 ug/ml alone kills about 93 % in the hela context, "
+    "so at 72 h the combination has little room above it (APG-1387 alone now spares HeLa, 0.00, "
+    "since its TNF route is a module only contexts with autocrine TNF have). The poster's "
+    "synergy is reproduced in the DR5-resistant, XIAP-high context instead "
+    "(scenarios/apg1387_ctb006_resistant.yaml, checked by apopsim check and "
+    "tests/models/test_extrinsic.py; the caspase-8 knock-out control removes it)"))
 def test_1924_apg1387_synergises_with_ctb006(hela):
     res = combination(hela, "ctb006", 0.67, "apg1387", 100)
     assert_combination_beats_singles(*res)

@@ -24,10 +24,15 @@ I = ("I", "intrinsic", "modules/intrinsic.ant")  # noqa: E741
 T = ("T", "translation_ctl", "modules/translation.ant")
 P = ("P", "p53_mdm2", "p53.ant")
 X = ("X", "extrinsic", "modules/extrinsic.ant")
+N = ("N", "tnf_nfkb", "modules/tnf_nfkb.ant")
 F = ("S", "flt3_stat5_signalling", "modules/flt3_stat5.ant")
 B = ("S", "bcr_abl_allosteric", "modules/bcr_abl_allosteric.ant")
 C = ("S", "cdk46_signalling", "modules/signalling.ant")
 K = ("S", "fak_chemo", "modules/signalling.ant")
+CDK46_PROTEOLYSIS = [
+    "kdeg_BCL2 = 0.01155;  // 1/h; proteolysis alone, half-life 60 h (the long end of 27-60 h, Cloete et al. npj Syst Biol Appl 2023; taken as dilution-free: assumption); cdk46_signalling adds growth dilution",
+    "kdeg_BCLXL = 0.01155;  // 1/h; as kdeg_BCL2 (Cloete et al. 2023; assumption as above)",
+]
 NO_LUMPED_FEEDBACK = ["kfb_C3 = 0;  // replaced by the explicit caspase-6/-8 loop of extrinsic.ant"]
 
 COMPOSED = {
@@ -37,10 +42,12 @@ COMPOSED = {
     "intrinsic_p53": ([I, T, P], """
         intrinsic_p53: intrinsic + translation + p53-MDM2 (p53 drives PUMA_tx, NOXA_tx).
         Units: nM (compartment cell = 1), hours. Inputs: damage (a.u.), carboplatin, alrizomadlin and the intrinsic drugs.""", []),
-    "intrinsic_extrinsic": ([I, T, X], """
-        intrinsic_extrinsic: intrinsic + translation + extrinsic (TRAIL / CTB-006 -> caspase-8 -> tBID, caspase-3).
-        Units: nM (compartment cell = 1), hours. The lumped caspase-3 feedback of intrinsic.ant (kfb_C3) is set
-        to 0 here because extrinsic.ant supplies the caspase-3 -> caspase-6 -> caspase-8 loop.""",
+    "intrinsic_extrinsic": ([I, T, X, N], """
+        intrinsic_extrinsic: intrinsic + translation + extrinsic (TRAIL / CTB-006 -> caspase-8 -> tBID, caspase-3)
+        + tnf_nfkb (cIAP loss -> NIK/NF-kB -> autocrine TNF -> TNFR1 complex II -> caspase-8; inert unless a
+        context sets autocrine_TNF = 1). Units: nM (compartment cell = 1), hours. The lumped caspase-3 feedback
+        of intrinsic.ant (kfb_C3) is set to 0 here because extrinsic.ant supplies the caspase-3 -> caspase-6 ->
+        caspase-8 loop.""",
                             NO_LUMPED_FEEDBACK),
     "flt3_aml": ([I, T, F], """
         flt3_aml: intrinsic + translation + FLT3 signalling (modules/flt3_stat5.ant): FLT3-ITD -> STAT5 -> MCL-1,
@@ -53,13 +60,16 @@ COMPOSED = {
         -> survival signal -> MCL-1 up, BIM down. Units: nM (compartment cell = 1), hours (poster 1463).""",
                     []),
     "cdk46_breast": ([I, T, C], """
-        cdk46_breast: intrinsic + translation + CDK4/6 -> Rb -> G1/S, senescence shifting BCL-2-family
-        expression (palbociclib + lisaftoclax, poster 976). Units: nM (compartment cell = 1), hours.""", []),
+        cdk46_breast: intrinsic + translation + CDK4/6 -> Rb -> G1/S, proliferation state (cycling, G1-arrested,
+        senescent), growth dilution of BCL-2 / BCL-xL that arrest removes, senescence raising BIM, lisaftoclax's
+        Rb effect (assumption), caspase-7 (palbociclib + lisaftoclax, poster 976). Units: nM (compartment cell = 1),
+        hours. kdeg_BCL2 / kdeg_BCLXL are proteolysis alone here: cdk46_signalling adds the dilution.""",
+                     CDK46_PROTEOLYSIS),
     "ovarian_chemo": ([I, T, P, K], """
         ovarian_chemo: intrinsic + translation + p53-MDM2 (carboplatin damage) + FAK / paclitaxel
         (APG-2449 + chemotherapy, poster 968). Units: nM (compartment cell = 1), hours.""", []),
-    "intrinsic_extrinsic_p53": ([I, T, X, P], """
-        intrinsic_extrinsic_p53: intrinsic + translation + extrinsic + p53-MDM2 (full apoptosis network).
+    "intrinsic_extrinsic_p53": ([I, T, X, P, N], """
+        intrinsic_extrinsic_p53: intrinsic + translation + extrinsic + p53-MDM2 + tnf_nfkb (full apoptosis network).
         Units: nM (compartment cell = 1), hours.""", NO_LUMPED_FEEDBACK),
 }
 

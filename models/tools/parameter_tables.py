@@ -25,7 +25,8 @@ from pathlib import Path
 MODELS = Path(__file__).resolve().parents[1]
 OUT = MODELS / "PARAMETERS.md"
 #: Source files whose parameters are tabulated (composed models only re-use these).
-SOURCES = ("modules/intrinsic.ant", "modules/extrinsic.ant", "modules/signalling.ant",
+SOURCES = ("modules/intrinsic.ant", "modules/extrinsic.ant", "modules/tnf_nfkb.ant",
+           "modules/signalling.ant",
            "modules/flt3_stat5.ant", "modules/bcr_abl_allosteric.ant",
            "modules/translation.ant", "p53.ant", "bcl2_core.ant")
 

@@ -1,18 +1,21 @@
 """Every claim of the project in one check: cell scenarios, virtual panels and in-vivo studies.
 
-``apopsim check`` checks three kinds of claim file, told apart by their top-level fields:
+``apopsim check`` checks four kinds of claim file, told apart by their top-level fields:
 
 * **scenario** files (``scenarios/*.yaml``; :mod:`apopsim.check`): cell populations under dose
   conditions;
 * **panel** files (``fold_ranges:``; ``scenarios/panels/``; :mod:`apopsim.panel`): correlations
   over virtual cell lines;
 * **in-vivo study** files (``arms:``; ``scenarios/invivo/``; :mod:`apopsim.tissue`): xenograft
-  growth under dosing regimens.
+  growth under dosing regimens;
+* **culture** files (``readout_times_h:``; ``scenarios/cultures/``; :mod:`apopsim.culture_study`):
+  growing cultures read as viability, GR and synergy over time.
 
 :func:`check_all` validates every file before anything runs, runs each once and returns one
 :class:`~apopsim.check.CheckReport`. Fast mode: the scenario reduction of :mod:`apopsim.check`,
 at most :data:`FAST_PANEL_LINES` lines per panel, and the in-vivo studies' own fast setting
-(at most 12 cells in the kill link and 4 animals).
+(at most 12 cells in the kill link and 4 animals), and at most
+:data:`apopsim.culture_study.FAST_FOUNDERS` founders per culture well.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ from apopsim.scenario.checks import _summarise
 
 FAST_PANEL_LINES = 32
 """Largest number of virtual lines per panel in fast mode."""
-CLAIM_SUBDIRS = ("panels", "invivo")
+CLAIM_SUBDIRS = ("panels", "invivo", "cultures")
 """Folders under the default scenarios folder whose files are checked too."""
 
 __all__ = ["CLAIM_SUBDIRS", "FAST_PANEL_LINES", "check_all", "claim_files", "file_kind"]
@@ -46,10 +49,13 @@ def claim_files(paths: list[str | Path] | None = None) -> list[Path]:
 
 
 def file_kind(path: Path) -> str:
-    """``scenario``, ``panel`` (has ``fold_ranges``) or ``invivo`` (has ``arms``)."""
+    """``scenario``, ``panel`` (has ``fold_ranges``), ``invivo`` (has ``arms``) or
+    ``culture`` (has a top-level ``readout_times_h``; :mod:`apopsim.culture_study`)."""
     from apopsim.scenario.yaml_io import _read_yaml
 
     data, _ = _read_yaml(path, str(path))
+    if isinstance(data, dict) and "readout_times_h" in data:
+        return "culture"
     if isinstance(data, dict) and "fold_ranges" in data:
         return "panel"
     if isinstance(data, dict) and "arms" in data:
@@ -65,6 +71,7 @@ def check_all(paths: list[str | Path] | None = None, *, fast: bool = False,
     Raises :class:`~apopsim.errors.ScenarioError` (every problem located, file:line field)
     before anything runs if a file is invalid.
     """
+    from apopsim.culture_study import check_culture, load_culture, run_culture
     from apopsim.panel import PanelSpec, run_panel
     from apopsim.tissue.expect import check_study
     from apopsim.tissue.study import load_study, run_study
@@ -73,10 +80,12 @@ def check_all(paths: list[str | Path] | None = None, *, fast: bool = False,
     files = claim_files(paths)
     kinds = {p: file_kind(p) for p in files}
     problems: list[tuple[str, str]] = []
-    panels, studies = {}, {}
+    panels, studies, cultures = {}, {}, {}
     for p, kind in kinds.items():
         try:
-            if kind == "panel":
+            if kind == "culture":
+                cultures[p] = load_culture(p)
+            elif kind == "panel":
                 panels[p] = PanelSpec.from_yaml(p)
             elif kind == "invivo":
                 studies[p] = load_study(p)
@@ -124,6 +133,16 @@ def check_all(paths: list[str | Path] | None = None, *, fast: bool = False,
         for o in check_study(result):
             o.file = _rel(p)
             outcomes.append(o)
+    for p, culture in cultures.items():
+        if not culture.expect:
+            report.unchecked.append(culture.name)
+            continue
+        say(f"culture {culture.name}")
+        t = time.perf_counter()
+        for o in check_culture(run_culture(culture, fast=fast)):
+            o.file = _rel(p)
+            outcomes.append(o)
+        report.timings_s[culture.name] = round(time.perf_counter() - t, 3)
     outcomes.sort(key=lambda o: (_study_key(o.study), o.scenario, o.index))
     report.outcomes = outcomes
     report.timings_s["total"] = round(time.perf_counter() - t0, 3)

@@ -110,6 +110,10 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     s = validate_scenarios([args.scenario])[0]  # also the expect: claims against the runs
     claims = f", {len(s.expect)} expectations" if s.expect else ""
     print(f"{args.scenario}: valid ({len(s.conditions())} conditions, model {s.model!r}{claims})")
+    if s.model_units:
+        from apopsim.runner import scenario_model
+
+        print(f"  model units (declared in the scenario): {scenario_model(s).units.describe()}")
     return 0
 
 
@@ -138,7 +142,13 @@ def _cmd_models(args: argparse.Namespace) -> int:
 def _cmd_show(args: argparse.Namespace) -> int:
     from apopsim.library import load_model
 
-    m = load_model(args.model, args.context)
+    if args.model.endswith((".yaml", ".yml")):  # a scenario: its model, context, units, overrides
+        from apopsim.runner import scenario_model
+        from apopsim.scenario import load_scenario
+
+        m = scenario_model(load_scenario(args.model))
+    else:
+        m = load_model(args.model, args.context)
     print(f"model {m.name} ({m.source})")
     print(f"units: concentrations nM, time h ({m.units.describe()})")
     for note in m.units.notes:
@@ -307,7 +317,8 @@ def build_parser() -> argparse.ArgumentParser:
     m.set_defaults(func=_cmd_models)
 
     sh = sub.add_parser("show", help="show a model's species, parameters and reactions")
-    sh.add_argument("model", help="built-in model name or model file")
+    sh.add_argument("model", help="built-in model name, model file, or scenario file (.yaml: "
+                    "its model with context, model_units and overrides applied)")
     sh.add_argument("--context", help="apply a named cell context")
     sh.set_defaults(func=_cmd_show)
 
@@ -334,7 +345,8 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("check", help="run scenarios and check their expect: claims "
                        "(exit 1 if any fails)")
     c.add_argument("paths", nargs="*", help="scenario, panel or in-vivo study files, or "
-                   "folders of them (default scenarios/, scenarios/panels/, scenarios/invivo/)")
+                   "folders of them (default scenarios/, scenarios/panels/, scenarios/invivo/, "
+                   "scenarios/cultures/)")
     c.add_argument("--fast", action="store_true",
                    help="reduced runs for CI (also APOPSIM_FAST=1): <= 50 cells, output every "
                    ">= 1 h, only the doses the claims name; <= 32 panel lines; the in-vivo fast "
@@ -366,6 +378,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     synergy_cli.add_parser(sub)
     tissue_cli.add_parser(sub)
+    from apopsim import culture_cli
+
+    culture_cli.add_parser(sub)  # apopsim culture FILE -o DIR
     return p
 
 

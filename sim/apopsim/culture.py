@@ -24,6 +24,11 @@ Founders are pre-equilibrated with their own noise values, given random cycle ag
 asynchronous culture), and grown untreated for ``warmup_h`` hours before treatment so that
 their states carry division and drift history. Time 0 of every output is treatment start.
 
+Wells of one seed share founders, warm-up and random streams (synthesis noise, cycle times and
+partition each draw from their own stream), so a dose that changes no cell's fate leaves the
+culture dividing exactly as the vehicle. ``Culture.work`` counts the cost: one integration per
+live cell and window (dead cells are never integrated again).
+
 Units: times in hours, concentrations in nM, counts in cells.
 """
 
@@ -31,7 +36,7 @@ from __future__ import annotations
 
 import fnmatch
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -119,12 +124,16 @@ class Culture:
         "alive"), ``end_h`` (division or death time, or the end), ``death_h`` (NaN unless died).
     n_failed
         Cells whose integration failed (dropped, reported, never hidden).
+    work
+        What the culture cost: ``cell_hours`` (live cells integrated x window length, h,
+        warm-up included), ``cell_windows`` (cell integrations), ``wall_s`` (s).
     """
 
     counts: pd.DataFrame
     cells: pd.DataFrame
     n_failed: int = 0
     options: CultureOptions = field(default_factory=CultureOptions)
+    work: dict[str, float] = field(default_factory=dict)
 
     def at(self, t_h: float) -> pd.Series:
         """The counts row at the last window end at or before ``t_h`` (h)."""
@@ -165,7 +174,7 @@ class _Setup:
     def __init__(self, model: Model, doses_nM: Mapping[str, float] | None,
                  opts: CultureOptions, solver: SolverOptions, rng: np.random.Generator,
                  death_variable: str, threshold: float,
-                 parameters: Mapping[str, float] | None = None) -> None:
+                 parameters: Mapping[str, float] | None = None, direction: str = "up") -> None:
         from apopsim.library import catalogue
 
         self.cm = compile_model(model)
@@ -179,7 +188,7 @@ class _Setup:
                                f"{', '.join(opts.vary)} to carry synthesis noise")
         self.base = np.array([self.untreated.get(k, model.parameters[k]) for k in self.vary])
         self.treated = {**self.untreated, **catalogue().resolve(model, doses_nM or {})}
-        self.event = ThresholdEvent(death_variable, threshold, after="stop")
+        self.event = ThresholdEvent(death_variable, threshold, direction, after="stop")
         self.noise = _Noise(len(self.vary), opts, rng)
         self.model, self.solver = model, solver
 
@@ -313,27 +322,40 @@ def grow_culture(
     solver: SolverOptions | None = None,
     seed: int = 0,
     parameters: Mapping[str, float] | None = None,
+    direction: str = "up",
+    progress: Callable[[float, int], None] | None = None,
 ) -> Culture:
     """Grow a clone of ``model`` cells untreated for ``warmup_h`` h, then treat for
     ``duration_h`` h with ``doses_nM`` (nM by drug name; None or {} = vehicle).
 
     Same ``seed`` -> same culture, so a vehicle and a treated arm share their founders and
-    warm-up.
+    warm-up. A cell dies when ``death_variable`` crosses ``threshold`` (rising, or falling with
+    ``direction="down"``). ``progress(t_h, n_live)`` is called after every window (h from
+    treatment start, negative during the warm-up; live cells at its end).
     """
+    import time
+
+    wall0 = time.perf_counter()
     opts = options or CultureOptions()
-    rng = np.random.default_rng(seed)
+    # three independent streams (synthesis noise, cycle times, partition), so that wells of one
+    # seed draw the same cycle times and noise for as long as their cells divide alike:
+    # binomial sampling consumes a state-dependent number of draws, and would otherwise make
+    # the division times of a drug that kills no cell differ from the vehicle's
+    rng, cyc_rng, part_rng = (np.random.default_rng(s)
+                              for s in np.random.SeedSequence(seed).spawn(3))
     st = _Setup(model, doses_nM, opts, solver or SolverOptions(), rng, death_variable,
-                threshold, parameters)
+                threshold, parameters, direction)
     cyc_sigma = math.sqrt(math.log1p(opts.cycle_cv ** 2))
 
     def cycle_times(n: int) -> np.ndarray:
-        return opts.cycle_h * np.exp(cyc_sigma * rng.standard_normal(n) - cyc_sigma ** 2 / 2)
+        return opts.cycle_h * np.exp(cyc_sigma * cyc_rng.standard_normal(n)
+                                     - cyc_sigma ** 2 / 2)
 
     # founders: pre-equilibrated with their own synthesis multipliers, random cycle ages
     z = st.noise.stationary(n_founders)
     y = st.preequilibrated(z)
     tcyc = cycle_times(n_founders)
-    phase = rng.uniform(0, 1, n_founders)
+    phase = cyc_rng.uniform(0, 1, n_founders)
     ident = np.arange(n_founders)
     parent = np.full(n_founders, -1)
     birth = np.full(n_founders, -warmup_h)
@@ -342,6 +364,7 @@ def grow_culture(
     counts: list[dict] = []
     n_failed = 0
     dead_since_treatment = 0
+    cell_windows = 0
     n_steps_warm = int(round(warmup_h / opts.step_h))
     n_steps = int(round(duration_h / opts.step_h))
     dt = opts.step_h
@@ -355,7 +378,10 @@ def grow_culture(
             if k >= 0:
                 counts.append({"time_h": t0 + dt, "live": 0, "dead": dead_since_treatment,
                                "divisions": 0})
+            if progress is not None:
+                progress(t0 + dt, 0)
             continue
+        cell_windows += len(y)
         died, failed, last = _window(st.cm, st.integrator, y, st.values(z, on), grid, st.event,
                                      opts.arrest_variable)
         n_failed += int(failed.sum())
@@ -374,7 +400,7 @@ def grow_culture(
             records += [{"cell": ident[c], "parent": parent[c], "birth_h": birth[c],
                          "fate": "divided", "end_h": t0 + dt, "death_h": math.nan}
                         for c in split]
-        first, second = partition(y[split], opts.molecules_per_nM, rng)
+        first, second = partition(y[split], opts.molecules_per_nM, part_rng)
         y = np.concatenate([y[keep], first, second])
         z = np.concatenate([z[keep], z[split], z[split]])
         tcyc = np.concatenate([tcyc[keep], cycle_times(n_kids)])
@@ -390,10 +416,14 @@ def grow_culture(
         if k >= 0:
             counts.append({"time_h": t0 + dt, "live": len(y), "dead": dead_since_treatment,
                            "divisions": n_div})
+        if progress is not None:
+            progress(t0 + dt, len(y))
     end = n_steps * dt
     records += [{"cell": i, "parent": p, "birth_h": b, "fate": "alive", "end_h": end,
                  "death_h": math.nan} for i, p, b in zip(ident, parent, birth)]
-    return Culture(pd.DataFrame(counts), pd.DataFrame(records), n_failed, opts)
+    work = {"cell_windows": cell_windows, "cell_hours": cell_windows * dt,
+            "wall_s": time.perf_counter() - wall0}
+    return Culture(pd.DataFrame(counts), pd.DataFrame(records), n_failed, opts, work)
 
 
 def growth_metrics(treated: Culture, vehicle: Culture, t_h: float) -> dict[str, float]:

@@ -11,6 +11,10 @@ applies it:
 * a **species** input (nM) is applied after pre-equilibration, at treatment start: added to the
   amount the cell has (``mode: add``) or held at the value for the whole run (``mode: clamp``;
   :func:`clamp_model` gives the species a zero rate of change, the state vector is unchanged).
+  Scheduled, it acts during the run (:func:`species_schedule`): a bolus (``add``), a ``set``,
+  a ``washout`` (to 0 nM), and for a clamp its start (``add``, ``set``) and end (``release``,
+  ``washout``); such a run goes through the event integrator (:func:`apopsim.cell.
+  simulate_events`), which locates every change by root finding.
 
 In a population, a parameter input that the population also varies (e.g. ``ksyn_MCL1`` under
 the default ``ksyn_*``) moves the centre of the variation: each cell keeps its relative
@@ -36,7 +40,7 @@ if TYPE_CHECKING:
     from apopsim.scenario import Scenario
 
 __all__ = ["InputPlan", "apply_species", "clamp_model", "factor_units", "input_problems",
-           "parameter_unit", "plan_inputs", "scale_varied"]
+           "parameter_unit", "plan_inputs", "scale_varied", "species_schedule"]
 
 PARAMETER_MODES = ("treat", "cell")
 SPECIES_MODES = ("add", "clamp")
@@ -102,6 +106,9 @@ def input_problems(scenario: Scenario, model: Model) -> list[tuple[tuple, str]]:
                 problems.append(((*loc, "unit"), "species inputs are concentrations in nM"))
         kinds[name] = kind
     for i, e in enumerate(scenario.schedule):
+        if e.input is None and e.action == "release":
+            problems.append((("schedule", i, "action"), "'release' ends the clamp of a species "
+                             f"input; {e.drug!r} is a drug"))
         if e.input is None:
             if e.drug in scenario.inputs:
                 problems.append((("schedule", i, "drug"), f"{e.drug!r} is listed under "
@@ -114,9 +121,12 @@ def input_problems(scenario: Scenario, model: Model) -> list[tuple[tuple, str]]:
             continue
         spec = scenario.inputs[e.input]
         if kinds.get(e.input) == "species":
-            problems.append((loc, f"species input {e.input!r} is applied at treatment start "
-                             "only; schedules change parameters (a species bolus during the "
-                             "run needs state events in the engine)"))
+            if e.action == "release" and (spec.mode or "add") != "clamp":
+                problems.append((("schedule", i, "action"), f"'release' ends a clamp, but "
+                                 f"species input {e.input!r} has mode {spec.mode or 'add'!r}"))
+        elif e.action == "release":
+            problems.append((("schedule", i, "action"), f"'release' ends the clamp of a "
+                             f"species input; {e.input!r} is a parameter"))
         elif spec.mode == "cell":
             problems.append((loc, f"input {e.input!r} has mode 'cell' (the cell's own value); "
                              "only 'treat' inputs can be scheduled"))
@@ -256,3 +266,38 @@ def scale_varied(model: Model, param_names: list[str] | tuple[str, ...], param_v
         else:
             rest[k] = v
     return out, rest
+
+
+def species_schedule(scenario: Scenario, model: Model, condition: dict[str, float]
+                     ) -> tuple[dict[str, tuple[str, float]],
+                                list[tuple[float, dict[str, tuple[str, float | None]]]]]:
+    """The species inputs of one condition over time: ``(start, changes)``.
+
+    ``start``: species -> (mode, nM) applied at treatment start (a species with a scheduled
+    ``add`` is absent until then, as a drug is). ``changes``: ``(time_h, {species: (action,
+    nM)})`` in time order, actions as :data:`apopsim.cell.SpeciesAction`: for ``mode: add``,
+    ``add`` gives a bolus of the condition's value, ``set`` sets the concentration, ``washout``
+    sets it to 0 nM; for ``mode: clamp``, ``add`` and ``set`` clamp at the condition's (or the
+    given) value, ``washout`` ends the clamp at 0 nM and ``release`` ends it at the value held.
+    """
+    species = {k for k in scenario.inputs if _kind(model, k) == "species"}
+    modes = {k: scenario.inputs[k].mode or "add" for k in species}
+    added = {e.input for e in scenario.schedule if e.input in species and e.action == "add"}
+    start = {k: (modes[k], float(v)) for k, v in condition.items()
+             if k in species and k not in added}
+    changes: list[tuple[float, dict[str, tuple[str, float | None]]]] = []
+    for e in sorted(scenario.schedule, key=lambda e: e.at_h):
+        k = e.input
+        if k not in species:
+            continue
+        value = {"add": float(condition.get(k, 0.0)), "set": e.set_value,
+                 "washout": 0.0, "release": None}[e.action]
+        if modes[k] == "clamp":
+            action = "release" if e.action in ("washout", "release") else "clamp"
+        else:
+            action = "add" if e.action == "add" else "set"
+        if changes and changes[-1][0] == e.at_h:
+            changes[-1][1][k] = (action, value)
+        else:
+            changes.append((float(e.at_h), {k: (action, value)}))
+    return start, changes

@@ -40,13 +40,14 @@ class Reaction:
 
 @dataclass(frozen=True)
 class SbmlEvent:
-    """One SBML event without delay, in engine units: ``trigger`` a logical sympy expression of
+    """One SBML event, in engine units: ``trigger`` a logical sympy expression of
     model symbols; ``assignments`` ``variable -> value`` (species values are concentrations in
     nM), all evaluated before any is applied; ``initial_value`` the trigger's value before
     ``t = 0``; ``priority`` (or ``None``) orders events that fire at the same time;
     a non-``persistent`` event is dropped if its trigger turns false before it executes;
-    ``values_at_trigger``: assignments evaluated when triggered (else when executed). Run by
-    :func:`apopsim.engine.sbml_events.simulate_sbml`."""
+    ``values_at_trigger``: assignments evaluated when triggered (else when executed);
+    ``delay`` (h, or ``None``): evaluated when triggered, the execution follows that long after.
+    Run by :func:`apopsim.engine.sbml_events.simulate_sbml`."""
 
     id: str
     trigger: sp.Basic
@@ -55,6 +56,7 @@ class SbmlEvent:
     priority: sp.Expr | None = None
     persistent: bool = True
     values_at_trigger: bool = True
+    delay: sp.Expr | None = None
 
 
 @dataclass(frozen=True)
@@ -104,6 +106,21 @@ class Model:
     events
         SBML events (:class:`SbmlEvent`), kept only when loaded with
         ``allow_events``; empty otherwise.
+    constant_amount
+        State variables that are boundary species in a compartment whose size a rule changes:
+        reactions do not change them and their amount stays constant (SBML), so their
+        concentration follows the size; only events change them.
+    variable_stoichiometry
+        Stoichiometries that change in time (SBML species references set by rules or events,
+        or a ``stoichiometryMath`` that is not constant): ``(species, reaction index,
+        coefficient)``, the coefficient signed (negative for a reactant) and a sympy expression
+        of model symbols (the reference's id: a parameter, rule or state variable). They add
+        ``coefficient x rate`` to the species' rate of change, on top of ``stoichiometry``.
+    fast_reactions
+        Indices of SBML fast reactions: in rapid equilibrium (their rates are held at 0, the
+        slow dynamics projected onto that manifold; :func:`apopsim.engine.compiler.derivatives`),
+        run by :func:`apopsim.engine.sbml_events.simulate_sbml`, which equilibrates them at
+        ``t = 0``.
     """
 
     name: str
@@ -126,12 +143,23 @@ class Model:
     units: ModelUnits = field(default_factory=ModelUnits)
     fixed_at_load: frozenset[str] = frozenset()
     events: tuple[SbmlEvent, ...] = ()
+    constant_amount: frozenset[str] = frozenset()
+    variable_stoichiometry: tuple[tuple[str, int, sp.Expr], ...] = ()
+    fast_reactions: tuple[int, ...] = ()
 
     # ------------------------------------------------------------------ derived views
     @property
     def species(self) -> tuple[str, ...]:
         """Floating species (state variables driven by reactions)."""
         return tuple(s for s in self.state if s in self.species_compartment)
+
+    @property
+    def variable_compartments(self) -> frozenset[str]:
+        """Compartments whose size changes in time through a rule (an assignment rule, or a rate
+        rule that makes the size a state variable); species amounts are conserved across a
+        change of size and their concentrations are amount / size."""
+        comps = set(self.species_compartment.values())
+        return frozenset(c for c in comps if c in self.assignment_rules or c in self.rate_rules)
 
     @property
     def observables(self) -> tuple[str, ...]:
@@ -145,10 +173,10 @@ class Model:
         n = np.zeros((len(self.state), len(self.reactions)))
         for j, r in enumerate(self.reactions):
             for s, c in r.reactants.items():
-                if s in index:
+                if s in index and s not in self.constant_amount:
                     n[index[s], j] -= c
             for s, c in r.products.items():
-                if s in index:
+                if s in index and s not in self.constant_amount:
                     n[index[s], j] += c
         return n
 
@@ -172,6 +200,12 @@ class Model:
         h.update(repr(sorted(self.species_compartment.items())).encode())
         h.update(repr(sorted(self.only_substance)).encode())
         h.update(repr(sorted(self.boundary_species.items())).encode())
+        if self.constant_amount:
+            h.update(repr(sorted(self.constant_amount)).encode())
+        for s_, j, c in self.variable_stoichiometry:
+            h.update(f"{s_}|{j}|{sp.srepr(c)}".encode())
+        if self.fast_reactions:
+            h.update(f"fast{self.fast_reactions}".encode())
         return h.hexdigest()[:20]
 
     # ------------------------------------------------------------------ overrides
@@ -231,9 +265,11 @@ class Model:
             object.__setattr__(new, "_structure_hash", self.__dict__["_structure_hash"])
         return new
 
-    def _volume(self, name: str, params: dict[str, float]) -> float:
+    def _volume(self, name: str, values: dict[str, float]) -> float:
+        """Size of ``name``'s compartment in ``values`` (1 for non-species and species in
+        substance units)."""
         comp = self.species_compartment.get(name)
-        return 1.0 if comp is None or name in self.only_substance else params[comp]
+        return 1.0 if comp is None or name in self.only_substance else values[comp]
 
     def _evaluate_initial(
         self, params: dict[str, float]
@@ -243,7 +279,8 @@ class Model:
         rules evaluated. Returns the parameters (with assigned ones updated), the initial state
         (amounts) and the boundary-species values (nM)."""
         params = dict(params)
-        if not self.initial_assignments:  # fast path: given values only, no math to evaluate
+        if not self.initial_assignments and not self.variable_compartments:
+            # fast path: given values only, no math to evaluate
             values = {}
             for name, v in self.initial_values.items():
                 comp = self.species_compartment.get(name)
@@ -273,17 +310,33 @@ class Model:
             if k in values:
                 params[k] = values[k]
         initial = np.array(
-            [values[s] * self._volume(s, params) for s in self.state], dtype=float
+            [values[s] * self._volume(s, values) for s in self.state], dtype=float
         )
         boundary = {k: values[k] for k in self.boundary_species}
         return params, initial, boundary
 
     def initial_concentrations(self) -> dict[str, float]:
         """Initial state as ``name -> concentration`` (nM for species)."""
+        sizes = self._sizes(self.parameters, self.initial, self.boundary_species)
         return {
-            s: float(self.initial[i]) / self._volume(s, self.parameters)
+            s: float(self.initial[i]) / self._volume(s, sizes)
             for i, s in enumerate(self.state)
         }
+
+    def _sizes(self, params: dict[str, float], initial: np.ndarray,
+               boundary: dict[str, float]) -> dict[str, float]:
+        """``params`` with the sizes at ``t = 0`` of compartments that rules change (from
+        their rate-rule state or their assignment rule of parameters and non-species)."""
+        sizes = dict(params)
+        if self.variable_compartments:
+            values = {**params, **boundary}
+            values.update({s: float(v) for s, v in zip(self.state, initial)
+                           if s not in self.species_compartment})
+            exprs = {c: self.assignment_rules[c] for c in self.variable_compartments
+                     if c in self.assignment_rules}
+            sizes.update(values)
+            sizes.update(_evaluate_in_order(exprs, values, where=f"model {self.name!r}"))
+        return sizes
 
     # ------------------------------------------------------------------ export
     def to_sbml(self) -> str:
@@ -337,12 +390,14 @@ def load_sbml_text(sbml: str, *, source: Path | None = None,
     (:mod:`apopsim.sbml_units`; ``Model.units`` records the native units and the factors).
     ``units`` declares the model's default units where its file states none or the wrong
     ones, e.g. ``{"substance": "item", "volume": "1.661e-12 litre"}`` for molecules per cell
-    (:func:`apopsim.sbml_units.declare_units`). ``allow_events`` keeps SBML events (without
-    delays) in ``Model.events`` and accepts models without any ODE state: such a model runs only
+    (:func:`apopsim.sbml_units.declare_units`). ``allow_events`` keeps SBML events (delays
+    included) in ``Model.events`` and accepts models without any ODE state: such a model runs only
     through :func:`apopsim.engine.sbml_events.simulate_sbml` (the compiled engine refuses it).
-    Anything the engine cannot honour exactly (events, delays, algebraic rules, fast reactions,
-    conversion factors, variable stoichiometry, rules on compartments, ...) is refused with a
-    :class:`ModelError` naming the element, never approximated.
+    Rules on compartments (:attr:`Model.variable_compartments`) and fast reactions
+    (:attr:`Model.fast_reactions`) load, but run only through ``simulate_sbml`` too.
+    Anything apopsim cannot honour exactly (``delay()`` in math, algebraic rules,
+    non-constant conversion factors, ...) is refused with a :class:`ModelError` naming the
+    element, never approximated.
     """
     import libsbml
 
@@ -356,6 +411,7 @@ def load_sbml_text(sbml: str, *, source: Path | None = None,
     m = doc.getModel()
     if m is None:
         raise ModelError(f"{where}: SBML has no model")
+    _drop_empty_math(m)
     _refuse_unsupported(m, where, allow_events)
     if units:
         declare_units(doc, dict(units), where)
@@ -388,6 +444,17 @@ def load_sbml_text(sbml: str, *, source: Path | None = None,
                 if ref.isSetId():
                     srefs[ref.getId()] = ref
 
+    # a stoichiometry that a rule or an event changes: a variable named by the reference's id
+    changed = {m.getRule(i).getVariable() for i in range(m.getNumRules())}
+    if allow_events:
+        changed |= {m.getEvent(i).getEventAssignment(j).getVariable()
+                    for i in range(m.getNumEvents())
+                    for j in range(m.getEvent(i).getNumEventAssignments())}
+    var_srefs = {k for k in srefs if k in changed}
+    for k in var_srefs:
+        ref = srefs[k]
+        params[k] = ref.getStoichiometry() if ref.isSetStoichiometry() else 1.0
+
     assignment: dict[str, sp.Expr] = {}
     rate_rules: dict[str, sp.Expr] = {}
     for i in range(m.getNumRules()):
@@ -399,6 +466,7 @@ def load_sbml_text(sbml: str, *, source: Path | None = None,
             rate_rules[r.getVariable()] = expr
     for name in assignment:
         params.pop(name, None)
+        compartments.pop(name, None)  # a size given by a rule: a function of time
 
     ias: dict[str, sp.Expr] = {}
     for i in range(m.getNumInitialAssignments()):
@@ -406,7 +474,7 @@ def load_sbml_text(sbml: str, *, source: Path | None = None,
         ias[ia.getSymbol()] = ast_to_sympy(
             ia.getMath(), where=f"{where}: initial assignment for {ia.getSymbol()}"
         )
-    sref_ias = {k: ias.pop(k) for k in list(ias) if k in srefs}
+    sref_ias = {k: ias.pop(k) for k in list(ias) if k in srefs and k not in var_srefs}
 
     species_comp: dict[str, str] = {}
     only_substance: set[str] = set()
@@ -435,12 +503,17 @@ def load_sbml_text(sbml: str, *, source: Path | None = None,
         state.append(sid)
     for name in rate_rules:
         if name not in species_comp:
+            if name in compartments:  # a size driven by a rate rule: a state variable
+                state.append(name)
+                given[name] = compartments.pop(name)
+                continue
             if name not in params:
                 raise ModelError(f"{where}: rate rule for unknown symbol {name!r}")
             state.append(name)
             given[name] = params.pop(name)
 
     reactions = []
+    fast: list[int] = []
     for i in range(m.getNumReactions()):
         r = m.getReaction(i)
         kl = r.getKineticLaw()
@@ -459,6 +532,8 @@ def load_sbml_text(sbml: str, *, source: Path | None = None,
         reactants = _stoich(r.getListOfReactants(), where)
         products = _stoich(r.getListOfProducts(), where)
         reactions.append(Reaction(r.getId(), reactants, products, rate))
+        if r.isSetFast() and r.getFast():
+            fast.append(i)
 
     events = _read_events(m, where, srefs) if allow_events else ()
 
@@ -490,8 +565,29 @@ def load_sbml_text(sbml: str, *, source: Path | None = None,
         amount_given=frozenset(amount_given),
         units=units_info,
         events=events,
+        fast_reactions=tuple(fast),
     )
-    model = _fix_stoichiometry(model, m, srefs, sref_ias, where)
+    # a boundary species in a compartment whose size changes keeps its amount (SBML): a state
+    # variable that reactions do not change
+    moving = [b for b in model.boundary_species if b not in model.only_substance
+              and model.species_compartment[b] in model.variable_compartments]
+    if moving:
+        model = replace(model, state=model.state + tuple(moving),
+                        initial=np.zeros(len(model.state) + len(moving)),
+                        boundary_species={k: v for k, v in model.boundary_species.items()
+                                          if k not in moving},
+                        constant_amount=frozenset(moving))
+    model = _fix_stoichiometry(model, m, srefs, sref_ias, where, var_srefs)
+    if model.fast_reactions:
+        if len(model.fast_reactions) > 3:
+            raise ModelError(f"{where}: more than 3 fast reactions are not supported")
+        if model.events:
+            raise ModelError(f"{where}: fast reactions in a model with events are not supported "
+                             f"(reaction {model.reactions[model.fast_reactions[0]].id!r})")
+        for _s, j, _c in model.variable_stoichiometry:
+            if j in model.fast_reactions:
+                raise ModelError(f"{where}: fast reaction {model.reactions[j].id!r} with a "
+                                 "stoichiometry that varies is not supported")
     model = _convert_units(_resolve_rate_of(model, where))
     _check_symbols(model, where)
     if not model.state and not allow_events:
@@ -500,8 +596,12 @@ def load_sbml_text(sbml: str, *, source: Path | None = None,
             "rule): models made only of constants and assignment rules are not supported yet"
         )
     params_, initial, boundary_ = model._evaluate_initial(model.parameters)
-    missing = [k for k, v in {**params_, **boundary_}.items() if math.isnan(v)]
-    missing += [s for s, v in zip(model.state, initial) if math.isnan(v)]
+    computed = set(model.initial_assignments) | set(model.assignment_rules)  # NaN is a value
+    computed |= {m.getParameter(i).getId() for i in range(m.getNumParameters())
+                 if m.getParameter(i).isSetValue()}  # a value given as NaN
+    missing = [k for k, v in {**params_, **boundary_}.items()
+               if math.isnan(v) and k not in computed]
+    missing += [s for s, v in zip(model.state, initial) if math.isnan(v) and s not in computed]
     if missing:
         raise ModelError(f"{where}: no value (nor initial assignment) for: {', '.join(missing)}")
     return replace(model, parameters=params_, initial=initial, boundary_species=boundary_)
@@ -544,14 +644,38 @@ def _flatten_comp(doc: Any, where: str) -> Any:
     return doc
 
 
+def _drop_empty_math(m: Any) -> None:
+    """Remove what SBML Level 3 Version 2 says has no effect: rules, initial assignments and
+    event assignments without math, events whose trigger has no math, priorities and delays
+    without math."""
+    for i in reversed(range(m.getNumRules())):
+        if m.getRule(i).getMath() is None and not m.getRule(i).isAlgebraic():
+            m.removeRule(i)
+    for i in reversed(range(m.getNumInitialAssignments())):
+        if m.getInitialAssignment(i).getMath() is None:
+            m.removeInitialAssignment(i)
+    for i in reversed(range(m.getNumEvents())):
+        ev = m.getEvent(i)
+        if ev.getTrigger() is None or ev.getTrigger().getMath() is None:
+            m.removeEvent(i)
+            continue
+        for j in reversed(range(ev.getNumEventAssignments())):
+            if ev.getEventAssignment(j).getMath() is None:
+                ev.removeEventAssignment(j)
+        if ev.isSetPriority() and ev.getPriority().getMath() is None:
+            ev.unsetPriority()
+        if ev.isSetDelay() and ev.getDelay().getMath() is None:
+            ev.unsetDelay()
+
+
 def _refuse_unsupported(m: Any, where: str, allow_events: bool = False) -> None:
     """Raise a :class:`ModelError` naming the first element the engine cannot honour exactly."""
     if m.getNumEvents() and allow_events:
         for i in range(m.getNumEvents()):
             ev = m.getEvent(i)
             name = repr(ev.getId() or f"#{i}")
-            if ev.isSetDelay():
-                raise ModelError(f"{where}: event {name}: delayed events are not supported")
+            if ev.isSetDelay() and ev.getDelay().getMath() is None:
+                raise ModelError(f"{where}: event {name}: delay without math")
             if ev.isSetPriority() and ev.getPriority().getMath() is None:
                 raise ModelError(f"{where}: event {name}: priority without math")
             if ev.getTrigger() is None or ev.getTrigger().getMath() is None:
@@ -574,7 +698,6 @@ def _refuse_unsupported(m: Any, where: str, allow_events: bool = False) -> None:
     if str(TIME) in ids:
         raise ModelError(f"{where}: an element has the id {str(TIME)!r}, which apopsim reserves "
                          "for model time: rename it")
-    compartments = {m.getCompartment(i).getId() for i in range(m.getNumCompartments())}
     for i in range(m.getNumRules()):
         r = m.getRule(i)
         var = r.getVariable() if not r.isAlgebraic() else ""
@@ -582,25 +705,10 @@ def _refuse_unsupported(m: Any, where: str, allow_events: bool = False) -> None:
             raise ModelError(f"{where}: algebraic rules are not supported")
         if r.getMath() is None:
             raise ModelError(f"{where}: rule for {var!r} has no math")
-        if var in compartments:
-            raise ModelError(f"{where}: rule on compartment {var!r} (a changing size) "
-                             "is not supported")
     for i in range(m.getNumInitialAssignments()):
         ia = m.getInitialAssignment(i)
         if ia.getMath() is None:
             raise ModelError(f"{where}: initial assignment for {ia.getSymbol()!r} has no math")
-    ruled = {m.getRule(i).getVariable() for i in range(m.getNumRules())}
-    for i in range(m.getNumReactions()):
-        r = m.getReaction(i)
-        if r.isSetFast() and r.getFast():
-            raise ModelError(f"{where}: fast reaction {r.getId()!r} is not supported")
-        for lst in (r.getListOfReactants(), r.getListOfProducts()):
-            for k in range(lst.size()):
-                ref = lst.get(k)
-                if ref.isSetId() and ref.getId() in ruled:
-                    raise ModelError(f"{where}: variable stoichiometry (rule on species "
-                                     f"reference {ref.getId()!r} of reaction {r.getId()!r}) "
-                                     "is not supported")
 
 
 def _read_events(m: Any, where: str, srefs: dict[str, Any]) -> tuple[SbmlEvent, ...]:
@@ -609,7 +717,8 @@ def _read_events(m: Any, where: str, srefs: dict[str, Any]) -> tuple[SbmlEvent, 
         ev = m.getEvent(i)
         name = ev.getId() or f"event{i}"
         trig = ev.getTrigger()
-        trigger = ast_to_sympy(trig.getMath(), where=f"{where}: trigger of event {name!r}")
+        trigger = ast_to_sympy(trig.getMath(), where=f"{where}: trigger of event {name!r}",
+                               logical=True)
         from sympy.logic.boolalg import Boolean
 
         if not isinstance(trigger, Boolean) or isinstance(trigger, sp.Symbol):
@@ -618,9 +727,6 @@ def _read_events(m: Any, where: str, srefs: dict[str, Any]) -> tuple[SbmlEvent, 
         assignments = {}
         for j in range(ev.getNumEventAssignments()):
             ea = ev.getEventAssignment(j)
-            if ea.getVariable() in srefs:
-                raise ModelError(f"{where}: event {name!r} assigns a stoichiometry "
-                                 f"({ea.getVariable()!r}): not supported")
             assignments[ea.getVariable()] = ast_to_sympy(
                 ea.getMath(), where=f"{where}: event {name!r}, assignment to {ea.getVariable()}")
         initial = trig.getInitialValue() if trig.isSetInitialValue() else True
@@ -629,21 +735,25 @@ def _read_events(m: Any, where: str, srefs: dict[str, Any]) -> tuple[SbmlEvent, 
                                 f"{name!r}") if ev.isSetPriority() else None
         at_trigger = ev.getUseValuesFromTriggerTime() \
             if ev.isSetUseValuesFromTriggerTime() else True
+        delay = ast_to_sympy(ev.getDelay().getMath(), where=f"{where}: delay of event "
+                             f"{name!r}") if ev.isSetDelay() else None
         out.append(SbmlEvent(name, trigger, bool(initial), assignments, priority,
-                             bool(persistent), bool(at_trigger)))
+                             bool(persistent), bool(at_trigger), delay))
     return tuple(out)
 
 
 def _event_exprs(events: tuple[Any, ...]) -> list[sp.Basic]:
     return [e for ev in events for e in (ev.trigger, *ev.assignments.values(),
-                                         *([ev.priority] if ev.priority is not None else []))]
+                                         *([ev.priority] if ev.priority is not None else []),
+                                         *([ev.delay] if ev.delay is not None else []))]
 
 
 def _map_events(model: Model, fn: Any) -> tuple[Any, ...]:
     """``model.events`` with ``fn(variable or None, expression)`` applied to every expression."""
     return tuple(replace(ev, trigger=fn(None, ev.trigger),
                          assignments={k: fn(k, e) for k, e in ev.assignments.items()},
-                         priority=None if ev.priority is None else fn(None, ev.priority))
+                         priority=None if ev.priority is None else fn(None, ev.priority),
+                         delay=None if ev.delay is None else fn(None, ev.delay))
                  for ev in model.events)
 
 
@@ -700,19 +810,27 @@ def _convert_units(model: Model) -> Model:
     return replace(
         model,
         reactions=reactions,
+        variable_stoichiometry=tuple((s, j, c.xreplace(subs) * sp.Float(q.get(s, 1.0) / q_ref))
+                                     for s, j, c in model.variable_stoichiometry),
         assignment_rules={k: conv(k, e) for k, e in model.assignment_rules.items()},
         rate_rules={k: conv(k, e, tf) for k, e in model.rate_rules.items()},
         initial_assignments={k: conv(k, e) for k, e in model.initial_assignments.items()},
         initial_values={k: v * q.get(k, 1.0) for k, v in model.initial_values.items()},
-        events=_map_events(model, lambda k, e: e.xreplace(subs) if k is None else conv(k, e)),
+        events=tuple(ev if ev.delay is None else replace(ev, delay=ev.delay / sp.Float(tf))
+                     for ev in _map_events(model, lambda k, e: e.xreplace(subs) if k is None
+                                           else conv(k, e))),  # delays: native time -> h
     )
 
 
 def _fix_stoichiometry(model: Model, m: Any, srefs: dict[str, Any],
-                       sref_ias: dict[str, sp.Expr], where: str) -> Model:
+                       sref_ias: dict[str, sp.Expr], where: str,
+                       var_srefs: set[str] | None = None) -> Model:
     """Constant stoichiometries given by initial assignments, and species-reference ids used in
     math, become numbers (evaluated once at load, in native units; the parameters they use are
     recorded in ``fixed_at_load``)."""
+    var = set(var_srefs or ())
+    srefs = {k: v for k, v in srefs.items() if k not in var}
+    extra_rules: dict[str, sp.Expr] = {}
     ruled = set(model.assignment_rules) | set(model.rate_rules)
     constant = {m.getParameter(i).getId() for i in range(m.getNumParameters())
                 if m.getParameter(i).getConstant()} - ruled
@@ -731,24 +849,28 @@ def _fix_stoichiometry(model: Model, m: Any, srefs: dict[str, Any],
                     raise ModelError(f"{where}: {what} has no math")
                 e = ast_to_sympy(sm.getMath(), where=f"{where}: {what}")
                 free = {str(x) for x in e.free_symbols}
-                if not free <= constant:
-                    raise ModelError(f"{where}: {what} varies (uses "
-                                     f"{', '.join(sorted(free - constant))}): variable "
-                                     "stoichiometry is not supported")
                 key = f"_stoich_{rx.getId()}_{side}_{k}"
                 if not ref.isSetId():
                     ref.setId(key)
+                if not free <= constant:  # varies in time: an assignment rule of its own
+                    var.add(ref.getId())
+                    extra_rules[ref.getId()] = e
+                    continue
                 srefs[ref.getId()] = ref
                 sref_ias[ref.getId()] = e
-    cf = _conversion_factors(model, m, constant, where)
-    if not srefs and not cf:
+    srefs = {k: v for k, v in srefs.items() if k not in var}
+    plain = {sp.Symbol(k): sp.Float(r.getStoichiometry() if r.isSetStoichiometry() else 1.0)
+             for k, r in srefs.items() if k not in sref_ias}
+    cf = _conversion_factors(model, m, constant, where, plain)
+    if not srefs and not cf and not var:
         return model
     values: dict[str, float] = {}
     fixed: set[str] = {p for p, _ in cf.values()}
     if sref_ias:
         params, initial, boundary = model._evaluate_initial(model.parameters)
         known = {**params, **boundary}
-        known.update({s: v / model._volume(s, params) for s, v in zip(model.state, initial)})
+        sizes = model._sizes(params, initial, boundary)
+        known.update({s: v / model._volume(s, sizes) for s, v in zip(model.state, initial)})
         for e in sref_ias.values():
             fixed |= {str(x) for x in e.free_symbols} & set(model.parameters)
         values = {k: v for k, v in _evaluate_in_order(sref_ias, known, where=where).items()
@@ -757,12 +879,20 @@ def _fix_stoichiometry(model: Model, m: Any, srefs: dict[str, Any],
         if k not in values:
             values[k] = ref.getStoichiometry() if ref.isSetStoichiometry() else 1.0
     reactions = []
-    for r, rx in zip(model.reactions, (m.getReaction(i) for i in range(m.getNumReactions()))):
+    terms: list[tuple[str, int, sp.Expr]] = []
+    for j, (r, rx) in enumerate(zip(model.reactions, (m.getReaction(i)
+                                                      for i in range(m.getNumReactions())))):
         sides = []
-        for lst in (rx.getListOfReactants(), rx.getListOfProducts()):
+        for sign, lst in ((-1, rx.getListOfReactants()), (1, rx.getListOfProducts())):
             side: dict[str, float] = {}
             for k in range(lst.size()):
                 ref = lst.get(k)
+                if ref.isSetId() and ref.getId() in var:  # a stoichiometry that varies
+                    c_var = sp.Integer(sign) * sp.Symbol(ref.getId())
+                    if ref.getSpecies() in cf:
+                        c_var = c_var * sp.Float(cf[ref.getSpecies()][1])
+                    terms.append((ref.getSpecies(), j, c_var))
+                    continue
                 c = values[ref.getId()] if ref.isSetId() and ref.getId() in values else (
                     ref.getStoichiometry() if ref.isSetStoichiometry() else 1.0)
                 if ref.getSpecies() in cf:  # d(amount)/dt = factor x (stoichiometry x rate)
@@ -771,10 +901,14 @@ def _fix_stoichiometry(model: Model, m: Any, srefs: dict[str, Any],
             sides.append(side)
         reactions.append(replace(r, reactants=sides[0], products=sides[1]))
     num = {sp.Symbol(k): sp.Float(v) for k, v in values.items()}
+    rules = {**model.assignment_rules, **extra_rules}
+    if extra_rules:
+        rules = _order_rules(rules, where)
     return replace(
         model,
         reactions=tuple(replace(r, rate=r.rate.xreplace(num)) for r in reactions),
-        assignment_rules={k: e.xreplace(num) for k, e in model.assignment_rules.items()},
+        variable_stoichiometry=tuple((s_, j, c.xreplace(num)) for s_, j, c in terms),
+        assignment_rules={k: e.xreplace(num) for k, e in rules.items()},
         rate_rules={k: e.xreplace(num) for k, e in model.rate_rules.items()},
         initial_assignments={k: e.xreplace(num) for k, e in model.initial_assignments.items()},
         fixed_at_load=frozenset(fixed),
@@ -806,10 +940,18 @@ def _resolve_rate_of(model: Model, where: str) -> Model:
                              "is not supported")
         elif name in model.state:
             i = model.state.index(name)
+            if any(n[i, j] != 0 for j in model.fast_reactions):
+                raise ModelError(f"{where}: rateOf({name}) of a species in a fast reaction is "
+                                 "not supported")
             d = sp.Add(*[sp.Float(n[i, j]) * r.rate for j, r in enumerate(model.reactions)
                          if n[i, j] != 0])
+            d = d + sp.Add(*[c * model.reactions[j].rate
+                             for s_, j, c in model.variable_stoichiometry if s_ == name])
             comp = model.species_compartment.get(name)
             if comp is not None and name not in model.only_substance:
+                if comp in model.variable_compartments:
+                    raise ModelError(f"{where}: rateOf({name}) of a species in compartment "
+                                     f"{comp!r}, whose size a rule changes, is not supported")
                 d = d / sp.Symbol(comp)
         else:  # a constant, a boundary species without a rule
             d = sp.Integer(0)
@@ -832,10 +974,12 @@ def _resolve_rate_of(model: Model, where: str) -> Model:
     )
 
 
-def _conversion_factors(model: Model, m: Any, constant: set[str],
-                        where: str) -> dict[str, tuple[str, float]]:
+def _conversion_factors(model: Model, m: Any, constant: set[str], where: str,
+                        srefs: dict[sp.Symbol, sp.Expr] | None = None,
+                        ) -> dict[str, tuple[str, float]]:
     """``species -> (parameter, value)`` of SBML conversion factors (species' own, else the
-    model's); only constant parameters are honoured."""
+    model's); only constant parameters are honoured. ``srefs``: values of constant
+    stoichiometries that initial assignments may use."""
     default = m.getConversionFactor() if getattr(m, "isSetConversionFactor", lambda: False)() \
         else ""
     out: dict[str, tuple[str, float]] = {}
@@ -850,7 +994,9 @@ def _conversion_factors(model: Model, m: Any, constant: set[str],
             raise ModelError(f"{where}: conversion factor {name!r} of species {s.getId()!r} "
                              "is not a constant parameter: not supported")
         if params is None:
-            params = model._evaluate_initial(model.parameters)[0]
+            ias = {k: e.xreplace(srefs or {}) for k, e in model.initial_assignments.items()}
+            params = replace(model, initial_assignments=ias)._evaluate_initial(
+                model.parameters)[0]
         out[s.getId()] = (name, params[name])
     return out
 
@@ -977,11 +1123,29 @@ def _FUNC_TYPES() -> dict[int, Any]:  # noqa: N802  (a lazily built constant tab
 _FUNC_TABLE: dict[int, Any] = {}
 
 
-def ast_to_sympy(node: Any, *, where: str) -> sp.Expr:
+def _is_logical(x: sp.Basic) -> bool:
+    """True for a logical (sympy Boolean) value; SBML symbols are always numbers."""
+    from sympy.logic.boolalg import Boolean
+
+    return isinstance(x, Boolean) and not isinstance(x, sp.Symbol)
+
+
+def _as_number(x: sp.Basic) -> sp.Expr:
+    """A logical value used as a number: 1 for true, 0 for false (SBML Level 3 Version 2)."""
+    return sp.Piecewise((sp.Integer(1), x), (sp.Integer(0), True)) if _is_logical(x) else x
+
+
+def _as_logical(x: sp.Basic) -> sp.Basic:
+    """A number used as a logical value: true unless 0 (SBML Level 3 Version 2)."""
+    return x if _is_logical(x) else sp.Ne(x, 0)
+
+
+def ast_to_sympy(node: Any, *, where: str, logical: bool = False) -> sp.Expr:
     """Convert a libsbml ASTNode to a sympy expression (only known math; nothing is evaluated).
 
-    Math that mixes logical and numeric values (``true + 1``) is refused with a
-    :class:`ModelError`."""
+    A logical value used as a number is 1 or 0 and a number used as a logical value is true
+    unless 0 (SBML Level 3 Version 2); ``logical`` asks for a logical result (a trigger),
+    else the result is a number."""
     import warnings
 
     import libsbml as L
@@ -989,7 +1153,8 @@ def ast_to_sympy(node: Any, *, where: str) -> sp.Expr:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", sp.utilities.exceptions.SymPyDeprecationWarning)
-            return _ast_to_sympy(node, where=where)
+            e = _ast_to_sympy(node, where=where)
+            return _as_logical(e) if logical else _as_number(e)
     except (TypeError, ValueError, sp.utilities.exceptions.SymPyDeprecationWarning) as exc:
         raise ModelError(f"{where}: unsupported math {L.formulaToL3String(node)!r} "
                          f"({type(exc).__name__})") from None
@@ -1000,6 +1165,15 @@ def _ast_to_sympy(node: Any, *, where: str) -> sp.Expr:
 
     t = node.getType()
     kids = [_ast_to_sympy(node.getChild(i), where=where) for i in range(node.getNumChildren())]
+    logic_types = (L.AST_LOGICAL_AND, L.AST_LOGICAL_OR, L.AST_LOGICAL_XOR, L.AST_LOGICAL_NOT,
+                   getattr(L, "AST_LOGICAL_IMPLIES", -1))
+    if t in logic_types:
+        kids = [_as_logical(k) for k in kids]
+    elif t == L.AST_FUNCTION_PIECEWISE:  # values are numbers, conditions logical
+        kids = [_as_logical(k) if i % 2 and i < len(kids) - (len(kids) % 2) else _as_number(k)
+                for i, k in enumerate(kids)]
+    else:
+        kids = [_as_number(k) for k in kids]
     if t in (L.AST_INTEGER,):
         return sp.Integer(node.getInteger())
     if t in (L.AST_REAL, L.AST_REAL_E):
@@ -1010,10 +1184,10 @@ def _ast_to_sympy(node: Any, *, where: str) -> sp.Expr:
         return sp.Symbol(node.getName())
     if t == L.AST_NAME_TIME:
         return TIME
-    if t == L.AST_CONSTANT_PI:
-        return sp.pi
+    if t == L.AST_CONSTANT_PI:  # as a double, like every value it may be compared with
+        return sp.Float(math.pi)
     if t == L.AST_CONSTANT_E:
-        return sp.E
+        return sp.Float(math.e)
     if t == L.AST_CONSTANT_TRUE:
         return sp.true
     if t == L.AST_CONSTANT_FALSE:
@@ -1049,6 +1223,10 @@ def _ast_to_sympy(node: Any, *, where: str) -> sp.Expr:
         return logic[t](*kids)
     if t == L.AST_LOGICAL_NOT:
         return sp.Not(kids[0])
+    if t == getattr(L, "AST_LOGICAL_IMPLIES", -1) and len(kids) == 2:
+        return sp.Implies(kids[0], kids[1])
+    if t == L.AST_FUNCTION_FACTORIAL and len(kids) == 1:  # n! = gamma(n + 1)
+        return sp.gamma(kids[0] + 1)
     if t == L.AST_NAME_AVOGADRO:
         return sp.Float(AVOGADRO_SBML)
     if t == L.AST_FUNCTION_RATE_OF and len(kids) == 1 and isinstance(kids[0], sp.Symbol):

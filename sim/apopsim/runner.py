@@ -14,20 +14,35 @@ import platform
 import sys
 import time
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from apopsim.cell import untreated_parameters
-from apopsim.engine import compile_model
-from apopsim.errors import ApopsimWarning, ScenarioError
-from apopsim.inputs import apply_species, factor_units, plan_inputs, scale_varied
-from apopsim.library import catalogue, load_model
+from apopsim.cell import (
+    compiled_engine_runs,
+    needs_event_path,
+    simulate_events,
+    untreated_parameters,
+)
+from apopsim.engine import SolverOptions, ThresholdEvent, compile_model
+from apopsim.engine.auto import EngineChoice, choose_engine, single_cell_options
+from apopsim.errors import ApopsimWarning, ModelError, ScenarioError, SimulationError
+from apopsim.inputs import (
+    apply_species,
+    factor_units,
+    plan_inputs,
+    scale_varied,
+    species_schedule,
+)
+from apopsim.library import catalogue
 from apopsim.model import Model
 from apopsim.population import (
     Fate,
+    PreeqResult,
     PreeqTask,
+    TreatResult,
     TreatTask,
     auto_executor,
     make_executor,
@@ -40,6 +55,7 @@ from apopsim.population import (
 from apopsim.progress import Phases, progress_bar
 from apopsim.results import ConditionResult, ScenarioResult
 from apopsim.scenario import Population, Scenario, check_work
+from apopsim.scenario.checks import event_problems, scenario_base_model
 
 __all__ = ["ConditionResult", "ScenarioResult", "condition_name", "provenance",
            "run_scenario", "scenario_model"]
@@ -65,12 +81,82 @@ def condition_name(doses: dict[str, float],
 
 
 def scenario_model(scenario: Scenario) -> Model:
-    """The scenario's model with its context and overrides applied."""
-    model = load_model(scenario.model, scenario.context, base=scenario.base_dir)
+    """The scenario's model with its context and overrides applied (a model file of the
+    user's with its SBML events and the scenario's ``model_units``:
+    :func:`apopsim.scenario.checks.scenario_base_model`)."""
+    try:
+        model = scenario_base_model(scenario)
+    except ModelError as exc:
+        raise ScenarioError(str(exc), [("model", str(exc))]) from None
     o = scenario.overrides
     if o.parameters or o.initial_nM:
         model = model.with_overrides(o.parameters, o.initial_nM, where="scenario overrides")
     return model
+
+
+@dataclass(frozen=True)
+class EventTask:
+    """Treat a block of cells on the event integrator (:func:`apopsim.cell.simulate_events`):
+    a model with SBML events or without ODE states, or species changed during the run.
+    Fields as :class:`~apopsim.population.TreatTask`, plus the species changes
+    ``(time_h, {species: (action, nM)})`` and the species clamped from ``t = 0``."""
+
+    model: Model
+    solver: SolverOptions
+    param_names: tuple[str, ...]
+    param_values: np.ndarray  # (n, p)
+    y0: np.ndarray  # (n, n_state) amounts at t = 0
+    doses: dict[str, float]  # model symbol -> value at t = 0
+    schedule: tuple[tuple[float, dict[str, float]], ...]
+    species_schedule: tuple[tuple[float, dict[str, tuple[str, float | None]]], ...]
+    clamped: tuple[str, ...]
+    times: np.ndarray
+    readouts: tuple[str, ...]
+    event: ThresholdEvent
+    condition: int
+    cells: tuple[int, ...]
+
+
+def run_event_task(task: EventTask) -> TreatResult:
+    """Treat the cells of ``task`` one by one on the event integrator; fates as
+    :func:`~apopsim.population.run_treat_task` gives them (a cell past the death threshold at
+    ``t = 0`` is dead untreated; a failed cell is recorded with its error)."""
+    n, nt = len(task.cells), len(task.times)
+    death = np.full(n, np.nan)
+    fate = np.full(n, Fate.FAILED, dtype=np.int8)
+    traces = np.full((n, len(task.readouts), nt), np.nan)
+    errors: dict[int, str] = {}
+    for i, cell in enumerate(task.cells):
+        if not np.all(np.isfinite(task.y0[i])):
+            errors[cell] = "not pre-equilibrated"
+            continue
+        values = {**dict(zip(task.param_names, task.param_values[i])), **task.doses}
+        try:
+            tr = simulate_events(task.model, task.y0[i], values, list(task.schedule),
+                                 task.times, species_schedule=task.species_schedule,
+                                 solver=task.solver, event=task.event, clamped=task.clamped)
+        except (SimulationError, ArithmeticError, ValueError) as exc:
+            errors[cell] = str(exc) or type(exc).__name__
+            continue
+        if task.event.crossed(tr[task.event.variable][0]):
+            fate[i] = Fate.DEAD_UNTREATED
+            continue
+        crossing = tr.meta["crossing_h"]
+        if np.isfinite(crossing):
+            fate[i], death[i] = Fate.DIED, crossing
+        else:
+            fate[i] = Fate.SURVIVED
+        for j, name in enumerate(task.readouts):
+            traces[i, j] = tr[name]
+    return TreatResult(task.condition, task.cells, fate, death, traces, errors)
+
+
+def _initial_states(model: Model, sidx: tuple[int, ...], svals: np.ndarray) -> PreeqResult:
+    """The model's initial state per cell, with the population's varied species amounts
+    (a model the compiled engine cannot integrate is not pre-equilibrated)."""
+    y0 = np.tile(model.initial, (len(svals), 1))
+    y0[:, list(sidx)] = svals
+    return PreeqResult((), y0, {})
 
 
 def _blocks(n: int, size: int) -> list[tuple[int, ...]]:
@@ -92,6 +178,13 @@ def run_scenario(
     ``t = 0`` h: drugs and ``treat`` parameter inputs take their values, species inputs are
     added to (or clamped in) the pre-equilibrated state (:mod:`apopsim.inputs`). Failed cells
     are retried once, then reported in ``ScenarioResult.failures``; they never vanish silently.
+
+    A model with SBML events or without ODE states, or a species input changed by the schedule
+    (a bolus, a clamp that starts or ends during the run), is treated on the event integrator
+    (:class:`EventTask`, :func:`apopsim.cell.simulate_events`: scipy LSODA, every event
+    located by root finding); a setting it cannot honour (another engine, pre-equilibration of
+    a model with events) is refused before anything runs. Such a model is not
+    pre-equilibrated; its cells start from the model's initial state.
 
     Parameters
     ----------
@@ -119,12 +212,20 @@ def run_scenario(
         model = scenario_model(scenario)
         _warn_units(scenario, model)
         plan = plan_inputs(scenario, model)  # raises ScenarioError naming a bad input
+        refused = event_problems(scenario, model)
+        if refused:
+            raise ScenarioError("; ".join(m for _, m in refused),
+                                [(".".join(loc), m) for loc, m in refused])
+        # SBML events, no ODE state or a species changed by the schedule: the event integrator
+        events_path = needs_event_path(
+            model, species_schedule(scenario, model, scenario.conditions()[0])[1])
         try:
             variation = pop.variation(model)
         except ValueError as exc:
             raise ScenarioError(str(exc), [("population.vary_parameters", str(exc))]) from None
-        compile_model(model)  # compile (and cache) before workers start
-        if plan.treat_model is not model:
+        if compiled_engine_runs(model):
+            compile_model(model)  # compile (and cache) before workers start
+        if plan.treat_model is not model and not events_path:
             compile_model(plan.treat_model)  # clamped species: a variant for treatment
         pnames, pvals, snames, svals = sample_cells(model, variation, pop.n_cells,
                                                     scenario.seed)
@@ -139,6 +240,13 @@ def run_scenario(
     blocks = _blocks(pop.n_cells, pop.block_size)
     # cells are pre-equilibrated once per value set of the 'cell'-mode parameter inputs
     groups = list(dict.fromkeys(tuple(sorted(plan.cell_values(c).items())) for c in conditions))
+    # engine: auto -> the engine this population runs on, and why (run.json)
+    if compiled_engine_runs(model) and not events_path:
+        choice = choose_engine(compile_model(plan.treat_model), solver,
+                               pop.n_cells * (len(groups) + len(conditions)))
+    else:
+        choice = EngineChoice(single_cell_options(solver), "the event integrator (scipy LSODA)")
+    solver = choice.solver
 
     ex = scenario.execution
     kind = executor or ex.executor
@@ -174,7 +282,11 @@ def run_scenario(
 
         bar.set_description(f"{scenario.name}: pre-equilibration", refresh=False)
         t_phase = time.perf_counter()
-        run_chunks(pool, run_preeq_task, tasks1, got_preeq)
+        if compiled_engine_runs(model):
+            run_chunks(pool, run_preeq_task, tasks1, got_preeq)
+        else:  # not integrable by the compiled engine: no pre-equilibration (checked above)
+            for i, (_, b) in enumerate(jobs1):
+                got_preeq(i, _initial_states(model, sidx, svals[list(b)]), None)
         timings["preequilibration"] = time.perf_counter() - t_phase
         t_phase = time.perf_counter()
 
@@ -192,8 +304,16 @@ def run_scenario(
             sched = tuple((t, {**resolve(model, d), **p})
                           for t, (d, p) in ((t, plan.split(model, c)) for t, c in events))
             group = tuple(sorted(plan.cell_values(doses).items()))
-            y0 = apply_species(model, y0s[group], plan.species_values(doses), pnames, pv)
+            at_start, changes = species_schedule(scenario, model, doses)
+            y0 = apply_species(model, y0s[group], at_start, pnames, pv)
             for b in blocks:
+                if events_path:
+                    tasks2.append(EventTask(model, solver, tuple(pnames), pv[list(b)],
+                                            y0[list(b)], sym, sched, tuple(changes),
+                                            tuple(k for k, (m, _) in at_start.items()
+                                                  if m == "clamp"),
+                                            times, variables, event, ci, b))
+                    continue
                 tasks2.append(TreatTask(plan.treat_model, solver, tuple(pnames), pv[list(b)],
                                         y0[list(b)], sym, sched, times, variables,
                                         event,
@@ -227,7 +347,7 @@ def run_scenario(
             bar.update(len(cells))
 
         bar.set_description(f"{scenario.name}: treatment", refresh=False)
-        run_chunks(pool, run_treat_task, tasks2, got_treat)
+        run_chunks(pool, run_event_task if events_path else run_treat_task, tasks2, got_treat)
         timings["treatment"] = time.perf_counter() - t_phase
     finally:
         pool.close()
@@ -242,6 +362,8 @@ def run_scenario(
     result = ScenarioResult(scenario, model, times, variables, results, wall, pop.n_cells,
                             n_retried, timings=timings)
     result.provenance = provenance(result, kind)
+    result.provenance.update(engine=solver.engine, method=solver.method,
+                             engine_choice=choice.reason)
     return result
 
 
@@ -286,11 +408,26 @@ def provenance(result: ScenarioResult, executor: str) -> dict[str, Any]:
         "platform": platform.platform(),
         "packages": {p: ver(p) for p in ("numpy", "scipy", "sympy", "numba", "pandas",
                                          "pydantic", "libroadrunner", "antimony")},
-        "units": {"concentration": "nM", "time": "h", "model": model.units.to_dict()},
+        "units": {"concentration": "nM", "time": "h", "model": model.units.to_dict(),
+                  "declared_in_scenario": (s.model_units.declared() if s.model_units
+                                           else None)},
+        "integrator": _integrator(s, model),
         "inputs": {k: {"kind": kinds.get(k), "mode": v.mode or ("add" if kinds.get(k) ==
                                                                 "species" else "treat"),
                        "unit": units.get(k)} for k, v in s.inputs.items()},
     }
+
+
+def _integrator(scenario: Scenario, model: Model) -> dict[str, Any]:
+    """run.json: which integrator treated the cells, and why."""
+    changes = species_schedule(scenario, model, scenario.conditions()[0])[1]
+    if not needs_event_path(model, changes):
+        return {"kind": "compiled", "sbml_events": []}
+    return {"kind": "events (scipy LSODA; SBML events, schedule changes and the death rule "
+                    "located by root finding)",
+            "sbml_events": [e.id for e in model.events],
+            "species_changes_during_run": bool(changes),
+            "ode_states": len(model.state)}
 
 
 def _warn_units(scenario: Scenario, model: Model) -> None:

@@ -48,7 +48,7 @@ def _mcl1_fall(context: str, dose: float = 10.0, **overrides: float) -> dict[str
     m = load("flt3_aml", context)
     times, tr = run(m, 24.0, {"olverembatinib": dose}, dt=1.0, parameters=overrides)
     out = {k: at(times, tr, k, 24.0) / at(times, tr, k, 0.0)
-           for k in ("MCL1_total", "BIM_total", "pSTAT5", "pERK")}
+           for k in ("MCL1_total", "BIM_total", "BIM_tx", "pSTAT5", "pERK")}
     out["MCL1_0"] = at(times, tr, "MCL1_total", 0.0)
     out["BIM_0"] = at(times, tr, "BIM_total", 0.0)
     return out
@@ -71,16 +71,21 @@ def test_olverembatinib_lowers_mcl1_through_stat5_in_itd_not_in_wt(flt3):
     assert itd["pSTAT5"] < 0.6 and itd["MCL1_total"] < 0.65  # 0.50, 0.56 (10 nM, 24 h)
     assert wt["pSTAT5"] > 0.85 and wt["MCL1_total"] > 0.9     # JAK keeps STAT5: 0.91, 0.92
     assert itd["MCL1_total"] < wt["MCL1_total"] - 0.25
-    # ERK/AKT falls in both (ITD and ligand-driven WT FLT3 both feed it), so BIM rises in both
+    # ERK/AKT falls in both (ITD and ligand-driven WT FLT3 both feed it), so BIM transcription
+    # rises in both. Total BIM no longer follows it in the ITD cell (0.95 at 24 h): since the
+    # complex-specific turnover of review 2.4, MCL-1-bound BIM is protected, and the MCL-1 that
+    # olverembatinib removes takes that protection with it.
     assert itd["pERK"] < 0.9 and wt["pERK"] < 0.95
-    assert itd["BIM_total"] > 1.05 and wt["BIM_total"] > 1.0
+    assert itd["BIM_tx"] > 1.05 and wt["BIM_tx"] > 1.0
 
 
 def test_knockout_stat5_mcl1_link_removes_the_itd_wt_contrast():
     """Control: with MCL-1 transcription independent of STAT5 the ITD/WT contrast disappears."""
     ko = {c: _mcl1_fall(c, mcl1_tx_basal=1.0) for c in (ITD, WT)}
-    assert ko[ITD]["MCL1_total"] == pytest.approx(1.0, abs=0.02)
-    assert abs(ko[ITD]["MCL1_total"] - ko[WT]["MCL1_total"]) < 0.02
+    # MCL-1 no longer falls (ITD 1.035 at 24 h: the BIM that ERK inhibition adds binds and
+    # stabilises MCL-1, review 2.4) and the two contexts move alike
+    assert 0.98 < ko[ITD]["MCL1_total"] < 1.06
+    assert abs(ko[ITD]["MCL1_total"] - ko[WT]["MCL1_total"]) < 0.03
 
 
 def test_wild_type_flt3_wired_to_stat5_like_the_itd_loses_the_contrast():
@@ -89,6 +94,11 @@ def test_wild_type_flt3_wired_to_stat5_like_the_itd_loses_the_contrast():
     assert rewired["MCL1_total"] < 0.65
 
 
+@pytest.mark.xfail(strict=True, reason=(
+    "Since review 2.4 (complex-specific MCL-1 turnover, models/README.md) olverembatinib 10 + "
+    "lisaftoclax 100 nM no longer kills the nominal ITD cell in 72 h (it did at 9.5 h); "
+    "olverembatinib 100 nM + lisaftoclax still kills it (Td 4.0 h) and spares the WT cell. "
+    "The 1096 claim's status change is recorded in scenarios/README.md"))
 def test_combination_kills_itd_cell_not_wt_cell_and_not_without_stat5_link():
     """Nominal cells, 72 h: olverembatinib 10 + lisaftoclax 100 nM kills the ITD cell only; with
     the STAT5 -> MCL-1 link cut (knock-out control) the ITD cell survives the combination."""

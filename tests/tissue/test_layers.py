@@ -9,15 +9,17 @@ import pytest
 from apopsim.tissue.layers import run_tissue_model
 
 DAYS = np.arange(0, 43, 1.0)
+# hand-set hazards (1/day) for the direction tests; stem-like cells 0.3x (assumption)
+CHEMO = {"chemo_kill_D_per_day": 0.6, "chemo_kill_S_per_day": 0.18}
 
 
 @pytest.fixture(scope="module")
 def csc():
     """Untreated, APG-2449 alone, chemotherapy alone and both, given for 21 days."""
     arms = {"untreated": {}, "apg2449": {"apg2449_nM": 50.0},
-            "chemo": {"chemo_kill_per_day": 0.6},
-            "combination": {"apg2449_nM": 50.0, "chemo_kill_per_day": 0.6}}
-    stop = [(21.0, {"apg2449_nM": 0.0, "chemo_kill_per_day": 0.0})]
+            "chemo": CHEMO,
+            "combination": {"apg2449_nM": 50.0, **CHEMO}}
+    stop = [(21.0, {"apg2449_nM": 0.0, **dict.fromkeys(CHEMO, 0.0)})]
     return {k: run_tissue_model("csc_ovarian", DAYS, p, schedule=stop) for k, p in arms.items()}
 
 
@@ -81,8 +83,8 @@ def test_mdm2_amplified_context_hyperprogresses_under_pd1_blockade_alone():
 
 
 def test_schedule_and_unknown_names():
-    f = run_tissue_model("csc_ovarian", [0, 10, 20], {"chemo_kill_per_day": 0.5},
-                         schedule=[(10, {"chemo_kill_per_day": 0.0})])
+    f = run_tissue_model("csc_ovarian", [0, 10, 20], {"chemo_kill_D_per_day": 0.5},
+                         schedule=[(10, {"chemo_kill_D_per_day": 0.0})])
     assert list(f.index) == [0, 10, 20]
     with pytest.raises(ValueError, match="unknown parameter"):
         run_tissue_model("csc_ovarian", [0, 1], {"nope": 1})

@@ -16,6 +16,8 @@ The pieces, each small and passed in rather than switched on by flags:
   reference; ``"roadrunner"``: libRoadRunner's CVODE) and the per-structure instance cache;
   ``"numba"`` (:mod:`~apopsim.engine.stiff`, Rodas4 compiled whole) is registered lazily: its
   module (and numba's parallel machinery) loads the first time the engine is used;
+* :mod:`~apopsim.engine.auto`: ``engine: auto``, the measured rule that picks numba for a
+  population whose work repays compiling (or loading) its kernel, scipy otherwise;
 * :mod:`~apopsim.engine.trajectory`: :class:`Trajectory`, the one-cell result.
 
 Drug names are resolved outside the engine (:mod:`apopsim.cell`, the drug catalogue).

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from apopsim.engine.auto import single_cell_options
 from apopsim.engine.options import SolverOptions
 from apopsim.engine.registry import (  # noqa: F401 - re-exported for back-end authors
     Backend,
@@ -205,5 +206,7 @@ def integrator_for(cm: CompiledModel, opts: SolverOptions) -> Backend:
 
 
 def make_integrator(cm: CompiledModel, opts: SolverOptions) -> Backend:
-    """A new instance of the back end named by ``opts.engine``."""
+    """A new instance of the back end named by ``opts.engine`` (``"auto"``, unresolved by
+    :func:`~apopsim.engine.auto.choose_engine`, means scipy: one cell at a time)."""
+    opts = single_cell_options(opts)
     return get_backend(opts.engine)(cm, opts)

@@ -86,10 +86,13 @@ def compile_model(model: Model) -> CompiledModel:
 
     A model with SBML events (loaded with ``allow_events``) is refused: this engine would ignore
     them; :func:`apopsim.engine.sbml_events.simulate_sbml` runs it."""
-    if model.events:
+    if model.events or model.variable_compartments or model.fast_reactions:
         from apopsim.errors import ModelError
 
-        raise ModelError(f"model {model.name!r} has SBML events, which this engine does not run "
+        what = "SBML events" if model.events else "compartments whose size a rule changes " \
+            f"({', '.join(sorted(model.variable_compartments))})" \
+            if model.variable_compartments else "fast reactions"
+        raise ModelError(f"model {model.name!r} has {what}, which this engine does not run "
                          "(apopsim.engine.sbml_events.simulate_sbml does)")
     key = (model.structure_hash(), _jit_enabled())
     if key not in _COMPILED:
@@ -157,12 +160,17 @@ def _symbols(model: Model, param_names: tuple[str, ...]):
     p = sp.symbols(f"p0:{m}", real=True) if m else ()
     pidx = {k: p[i] for i, k in enumerate(param_names)}
     subs: dict[sp.Symbol, sp.Expr] = {sp.Symbol(k): v for k, v in pidx.items()}
+    for i, s in enumerate(model.state):  # rate-rule variables, compartment sizes among them
+        if s not in model.species_compartment:
+            subs[sp.Symbol(s)] = y[i]
     for i, s in enumerate(model.state):
         comp = model.species_compartment.get(s)
-        if comp is None or s in model.only_substance:
+        if comp is None:
+            continue
+        if s in model.only_substance:
             subs[sp.Symbol(s)] = y[i]
-        else:
-            subs[sp.Symbol(s)] = y[i] / pidx[comp]
+        else:  # a size set by an assignment rule stays a symbol until the rules are known
+            subs[sp.Symbol(s)] = y[i] / subs.get(sp.Symbol(comp), sp.Symbol(comp))
     for k in model.boundary_species:
         subs[sp.Symbol(k)] = pidx[k]
     subs[TIME] = sp.Symbol("t", real=True)
@@ -170,6 +178,16 @@ def _symbols(model: Model, param_names: tuple[str, ...]):
     for k, e in model.assignment_rules.items():
         rules[sp.Symbol(k)] = e.xreplace(rules).xreplace(subs)
     full = {**subs, **rules}
+    sized = {sp.Symbol(c) for c in model.variable_compartments if c in model.assignment_rules}
+    for _ in range(len(sized)):  # sizes given by assignment rules, into every expression
+        if not any(v.has(*sized) for v in full.values()):
+            break
+        full = {k: v.xreplace({c: full[c] for c in sized}) for k, v in full.items()}
+    if sized and any(v.has(*sized) for v in full.values()):
+        from apopsim.errors import ModelError
+
+        raise ModelError(f"model {model.name!r}: the assignment rule of a compartment's size "
+                         "uses a concentration in that compartment (circular): not supported")
     return y, p, full, pidx
 
 
@@ -178,17 +196,69 @@ def derivatives(model: Model, param_names: tuple[str, ...]):
     y, p, full, pidx = _symbols(model, param_names)
     rates = [r.rate.xreplace(full) for r in model.reactions]
     n = model.stoichiometry
-    dy = []
+    n_fast = n[:, list(model.fast_reactions)]
+    if model.fast_reactions:  # the slow part here; the fast part below
+        n = n.copy()
+        n[:, list(model.fast_reactions)] = 0.0
+    dy: list[sp.Expr] = []
+    later: list[int] = []  # rate rules on concentrations in a compartment of changing size
     for i, s in enumerate(model.state):
         if s in model.rate_rules:
             e = model.rate_rules[s].xreplace(full)
             comp = model.species_compartment.get(s)
             if comp is not None and s not in model.only_substance:
-                e = e * pidx[comp]
+                if comp in model.variable_compartments:
+                    later.append(i)
+                else:
+                    e = e * pidx[comp]
             dy.append(e)
         else:
             dy.append(sp.Add(*[n[i, j] * rates[j] for j in np.nonzero(n[i])[0]]))
+    index = {s: i for i, s in enumerate(model.state)}
+    for s, j, c in model.variable_stoichiometry:  # stoichiometries that change in time
+        i = index.get(s)
+        if i is not None and s not in model.rate_rules and s not in model.constant_amount:
+            dy[i] = dy[i] + c.xreplace(full) * rates[j]
+    for i in later:  # d(amount)/dt = V d[S]/dt + [S] dV/dt (the amount is [S] V)
+        comp = model.species_compartment[model.state[i]]
+        size = full[sp.Symbol(comp)]
+        t = sp.Symbol("t", real=True)
+        dsize = sp.diff(size, t) + sp.Add(*[sp.diff(size, y[k]) * dy[k]
+                                            for k in range(len(y)) if size.has(y[k])])
+        if any(size.has(y[k]) for k in later):
+            from apopsim.errors import ModelError
+
+            raise ModelError(f"model {model.name!r}: the size of compartment {comp!r} depends "
+                             "on a species with a rate rule in it: not supported")
+        dy[i] = dy[i] * size + y[i] / size * dsize
+    if model.fast_reactions:
+        dy = _rapid_equilibrium(model, y, dy, [rates[j] for j in model.fast_reactions], n_fast)
     return y, p, dy, full
+
+
+def _rapid_equilibrium(model: Model, y: tuple, slow: list[sp.Expr], v_fast: list[sp.Expr],
+                       n_fast: np.ndarray) -> list[sp.Expr]:
+    """SBML fast reactions in rapid equilibrium: their rates ``v_f`` stay 0. With the slow
+    rates of change ``F``, ``dy/dt = F + N_f z``, where the fast fluxes ``z`` keep ``v_f`` at
+    0: ``J_f (F + N_f z) + dv_f/dt = 0``, ``J_f = dv_f/dy`` (an index-1 DAE reduced to an
+    ODE; the state must start on the manifold, see ``simulate_sbml``)."""
+    from apopsim.errors import ModelError
+
+    t = sp.Symbol("t", real=True)
+    vf = sp.Matrix(v_fast)
+    jf = vf.jacobian(sp.Matrix(y))
+    nf = sp.Matrix([[sp.Integer(int(c)) if c == int(c) else sp.Float(c) for c in row]
+                    for row in n_fast.tolist()])
+    a = jf * nf
+    if a.shape[0] > 3:
+        raise ModelError(f"model {model.name!r}: more than 3 fast reactions: not supported")
+    rhs = jf * sp.Matrix(slow) + vf.diff(t)
+    det = a.det()
+    if det == 0:
+        raise ModelError(f"model {model.name!r}: fast reactions whose equilibrium does not "
+                         "determine their fluxes (singular): not supported")
+    z = -(a.adjugate() * rhs) / det
+    return list(sp.Matrix(slow) + nf * z)
 
 
 class _Printer(PythonCodePrinter):
@@ -218,6 +288,8 @@ def _drop_step_derivatives(d: sp.Expr) -> sp.Expr:
     """``floor``/``ceiling`` (SBML floor, ceiling, rem, quotient) are piecewise constant: their
     derivative is 0 almost everywhere (sympy leaves it unevaluated, which cannot be printed)."""
     derivs = [a for a in d.atoms(sp.Derivative) if isinstance(a.expr, (sp.floor, sp.ceiling))]
+    derivs += [a for a in d.atoms(sp.Subs) if isinstance(a.expr, sp.Derivative)
+               and isinstance(a.expr.expr, (sp.floor, sp.ceiling))]  # chain rule: Subs(d/dx ...)
     return d.xreplace({a: sp.Integer(0) for a in derivs}) if derivs else d
 
 

@@ -13,6 +13,11 @@ from typing import Literal
 
 from apopsim.engine.registry import get_backend
 
+#: ``SolverOptions(engine="auto")``: the engine is chosen per run by
+#: :func:`apopsim.engine.auto.choose_engine` (populations: numba when the workload repays its
+#: compile, else scipy); one cell at a time it is scipy.
+AUTO_ENGINE = "auto"
+
 
 @dataclass(frozen=True)
 class SolverOptions:
@@ -22,7 +27,8 @@ class SolverOptions:
     ----------
     engine
         Name of a registered back end (:func:`apopsim.engine.backend_names`: ``"scipy"``,
-        ``"roadrunner"``, ...).
+        ``"roadrunner"``, ``"numba"``, ...), or ``"auto"`` (:data:`AUTO_ENGINE`): chosen per
+        run by :func:`apopsim.engine.auto.choose_engine` (then ``method`` must be None).
     method
         The back end's integration method; ``None`` means the back end's default (scipy:
         ``"LSODA"``; ``"BDF"`` and ``"Radau"`` also accepted).
@@ -42,12 +48,18 @@ class SolverOptions:
     max_steps: int = 100_000
 
     def __post_init__(self) -> None:
-        backend = get_backend(self.engine)  # raises for an unknown name
-        method = self.method or backend.default_method
-        if method not in backend.methods:
-            raise ValueError(f"engine {self.engine!r} has no method {method!r}; its methods "
-                             f"are {', '.join(backend.methods)}")
-        object.__setattr__(self, "method", method)
+        if self.engine == AUTO_ENGINE:
+            if self.method is not None:
+                raise ValueError(f"engine 'auto' chooses the engine and its default method, so "
+                                 f"it takes no method (got {self.method!r}); name an engine "
+                                 "to choose a method")
+        else:
+            backend = get_backend(self.engine)  # raises for an unknown name
+            method = self.method or backend.default_method
+            if method not in backend.methods:
+                raise ValueError(f"engine {self.engine!r} has no method {method!r}; its "
+                                 f"methods are {', '.join(backend.methods)}")
+            object.__setattr__(self, "method", method)
         if not (0 < self.rtol < 1 and self.atol > 0 and self.max_steps >= 1):
             raise ValueError("solver tolerances must satisfy 0 < rtol < 1, atol > 0 and "
                              f"max_steps >= 1 (got rtol={self.rtol}, atol={self.atol}, "

@@ -137,8 +137,9 @@ class _Settling:
             polished = newton_polish(cm, y, p, tol_per_h, laws)
             if polished is not None:
                 return polished
-        flips, name = _sign_changes(cm, ys, p)
         not_falling = len(self.rates) >= 2 and rate > 0.5 * self.rates[-2]
+        # the sign changes (11 right-hand sides) matter only while the rate does not fall
+        flips, name = _sign_changes(cm, ys, p) if not_falling else (0, "")
         self.oscillating = self.oscillating + 1 if flips >= 2 and not_falling else 0
         if self.oscillating >= 3:
             raise PreequilibrationError(

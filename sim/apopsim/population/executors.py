@@ -195,10 +195,12 @@ def auto_executor(engine: str, n_cell_runs: int) -> str:
     """What ``executor: auto`` means for a population on back end ``engine``: ``"serial"``
     (this process) when the back end runs many cells per call in parallel threads
     (``integrate_many``: the numba engine; no workers to start, nothing pickled, the kernel
-    loaded once) or the run is small (<= :data:`SMALL_RUN` cell-runs), else ``"processes"``."""
+    loaded once) or the run is small (<= :data:`SMALL_RUN` cell-runs), else ``"processes"``
+    (also for an unresolved ``engine: auto``, which runs scipy)."""
     from apopsim.engine import get_backend
+    from apopsim.engine.options import AUTO_ENGINE
 
-    threaded = hasattr(get_backend(engine), "integrate_many")
+    threaded = engine != AUTO_ENGINE and hasattr(get_backend(engine), "integrate_many")
     return "serial" if threaded or n_cell_runs <= SMALL_RUN else "processes"
 
 

@@ -19,6 +19,7 @@ from apopsim.engine import (
     integrator_for,
     preequilibrate_many,
 )
+from apopsim.engine.auto import single_cell_options
 from apopsim.errors import SimulationError
 from apopsim.model import Model
 
@@ -124,8 +125,9 @@ def run_treat_task(task: TreatTask) -> TreatResult:
     engine); each cell whose solver fails is retried once alone under the back end's retry
     policy (numba: scipy BDF at rtol / 100), then recorded as failed."""
     cm = compile_model(task.model)
-    integ = integrator_for(cm, task.solver)
-    retry_solver = get_backend(task.solver.engine).retry_options(task.solver)
+    solver = single_cell_options(task.solver)  # an unresolved "auto" runs scipy
+    integ = integrator_for(cm, solver)
+    retry_solver = get_backend(solver.engine).retry_options(solver)
     n, nt = len(task.cells), len(task.times)
     death = np.full(n, np.nan)
     fate = np.full(n, Fate.FAILED, dtype=np.int8)

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
 from apopsim.errors import ModelError
 from apopsim.scenario.schema import Scenario
 from apopsim.scenario.yaml_io import located
+
+if TYPE_CHECKING:
+    from apopsim.model import Model
 
 _UNION_MEMBERS = ("float", "constrained-float", "str", "int", "bool", "LogDoses")
 _CONSTRAINTS = ("finite_number", "greater_than", "greater_than_equal", "less_than",
@@ -63,18 +68,89 @@ def _summarise(problems: list[tuple[str, str]], what: str = "scenario") -> str:
     return head + "".join(f"\n  {loc}: {msg}" for loc, msg in problems)
 
 
+@functools.lru_cache(maxsize=16)
+def _load_user_model(path: str, mtime: float, units: tuple[tuple[str, str], ...]) -> Model:
+    """A model file of the user's (SBML, gzipped SBML or Antimony) with SBML events kept and
+    ``units`` declared (see :func:`apopsim.model.load_sbml_text`); cached per file version."""
+    import gzip
+
+    from apopsim.library import _antimony_to_sbml, file_sha256
+    from apopsim.model import load_sbml_text
+
+    p = Path(path)
+    if p.name.endswith((".xml.gz", ".sbml.gz")):
+        text, hashes = gzip.decompress(p.read_bytes()).decode(), {path: file_sha256(p)}
+    elif p.suffix in (".xml", ".sbml"):
+        text, hashes = p.read_text(encoding="utf-8"), {path: file_sha256(p)}
+    else:
+        text, hashes = _antimony_to_sbml(p)
+    return load_sbml_text(text, source=p, source_hashes=hashes, units=dict(units) or None,
+                          allow_events=True)
+
+
+def scenario_base_model(scenario: Scenario, *, context: bool = True) -> Model:
+    """The scenario's model, drug inputs marked and (with ``context``) its cell context
+    applied; no overrides. A model file of the user's keeps its SBML events (run on the event
+    integrator, :func:`apopsim.cell.simulate_events`) and takes the scenario's ``model_units``.
+
+    Raises :class:`ModelError` (a bad file, unit or context)."""
+    from apopsim.library import (
+        apply_context,
+        catalogue,
+        list_models,
+        load_model,
+        models_dir,
+        resolve_model_path,
+    )
+
+    units = scenario.model_units.declared() if scenario.model_units else {}
+    path = resolve_model_path(scenario.model, scenario.base_dir)
+    builtin = scenario.model in list_models() or path.resolve().parent == models_dir().resolve()
+    if builtin:
+        if units:
+            raise ModelError(f"{scenario.model!r} is a built-in model, written in hours and nM; "
+                             "model_units is for your own model files")
+        model = load_model(scenario.model, base=scenario.base_dir)
+    else:
+        key = tuple(sorted(units.items()))
+        model = catalogue().apply(_load_user_model(str(path), path.stat().st_mtime, key))
+    if context and scenario.context is not None:
+        model = apply_context(model, scenario.context)
+    return model
+
+
+def event_problems(scenario: Scenario, model: Model) -> list[tuple[tuple, str]]:
+    """``(field path, message)`` for settings the event integrator cannot honour when the
+    scenario needs it (a model with SBML events or without ODE states, a species changed
+    during the run; :func:`apopsim.cell.event_path_problems`)."""
+    from apopsim.cell import event_path_problems
+    from apopsim.inputs import species_schedule
+
+    try:
+        solver, preeq = scenario.solver.options(), scenario.preequilibration.options()
+    except ValueError:
+        return []  # reported by the schema
+    _, changes = species_schedule(scenario, model, {k: 0.0 for k in scenario.inputs})
+    changes = [(t, {k: ("set", 0.0) for k in c}) for t, c in changes]
+    holds = scenario.population is None or scenario.population.stop_at_death
+    return [((field,), msg) for field, msg in
+            event_path_problems(model, solver, preeq, changes, holds_at_death=holds)]
+
+
 def check_against_model(scenario: Scenario, lines: dict, where: str) -> list[tuple[str, str]]:
     """Problems with names in ``scenario`` given its model (empty list if none)."""
-    from apopsim.library import apply_context, catalogue, contexts, load_model
+    from apopsim.library import apply_context, catalogue, contexts
 
     def at(*loc: Any) -> str:
         return located(where, lines, loc)
 
     problems: list[tuple[str, str]] = []
     try:
-        model = load_model(scenario.model, base=scenario.base_dir)
+        model = scenario_base_model(scenario, context=False)
     except ModelError as exc:
-        return [(at("model"), str(exc))]
+        units = scenario.model_units is not None and ("units:" in str(exc)
+                                                      or "built-in model" in str(exc))
+        return [(at("model_units" if units else "model"), str(exc))]
     if scenario.context is not None:
         if scenario.context not in contexts():
             problems.append((at("context"), f"unknown cell context {scenario.context!r}; known: "
@@ -114,6 +190,7 @@ def check_against_model(scenario: Scenario, lines: dict, where: str) -> list[tup
     from apopsim.inputs import input_problems
 
     problems += [(at(*loc), msg) for loc, msg in input_problems(scenario, model)]
+    problems += [(at(*loc), msg) for loc, msg in event_problems(scenario, model)]
     known = set(model.observables)
     for i, s in enumerate(scenario.readouts.species):
         if s not in known:

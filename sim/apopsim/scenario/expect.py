@@ -237,6 +237,42 @@ def compare_worst(left: float, rights: list[float], op: str, scale: str, margin:
     return worst, (worst > target - tol if up else worst < target + tol)
 
 
+def fmt_value(x: float) -> str:
+    """A measured value for the check table: 3 significant digits, ``nan``/``inf`` spelled."""
+    return "nan" if math.isnan(x) else "inf" if math.isinf(x) else f"{x:.3g}"
+
+
+def evaluate(expect: list, name: str, source: str, measure: Any, compare_type: type,
+             detail: str = "") -> list:
+    """One :class:`apopsim.check.Outcome` per entry of ``expect`` (a study's or culture's
+    ``expect:`` list): ``not_modelled`` always fails; a ``compare_type`` entry compares
+    ``measure(left)`` with each ``measure(right)`` (:func:`compare_worst`); any other entry is
+    ``measure(entry)`` against its own assertion (``holds``). ``name`` and ``source`` (file)
+    label the rows; ``detail`` goes into every row."""
+    from apopsim.check import Outcome
+
+    out = []
+    for i, e in enumerate(expect):
+        if isinstance(e, NotModelledExpectation):
+            value, text, expected, ok = math.nan, "not modelled", f"needs {e.needs}", False
+        elif isinstance(e, compare_type):
+            lv = measure(e.left)
+            rv = [measure(m) for m in e.right]
+            worst, ok = compare_worst(lv, rv, e.op, e.scale, e.margin, e.tolerance)
+            value, expected = worst, e.expected_text()
+            text = f"{fmt_value(lv)} vs {', '.join(fmt_value(x) for x in rv)}: {fmt_value(worst)}"
+        else:
+            value = measure(e)
+            text, expected = fmt_value(value), e.expected_text(e.tolerance)
+            ok = e.holds(value, e.tolerance)
+        out.append(Outcome(
+            study=e.study_label(name), scenario=name, file=source, index=i, kind=e.kind,
+            role=e.role, claim=e.claim, source=e.source, measured=value, measured_text=text,
+            expected=expected, status="pass" if ok else "fail",
+            why_failing="" if ok else (e.why_failing or ""), detail=detail))
+    return out
+
+
 def compare_value(measured: float, op: str, value: float | list[float], tol: float) -> bool:
     """``measured op value`` with ``tol`` of slack in the passing direction (False for NaN)."""
     if measured is None or (isinstance(measured, float) and math.isnan(measured)):

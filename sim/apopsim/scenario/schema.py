@@ -150,7 +150,8 @@ class Input(_Strict):
     model's own value) or is the cell's own value, pre-equilibrated with it (``mode: cell``). A
     species input (nM) is applied after pre-equilibration, at treatment start: added to the
     amount the cell has (``mode: add``) or held at the value for the whole run
-    (``mode: clamp``).
+    (``mode: clamp``); scheduled (:class:`ScheduleEvent`), it is given as boluses during the
+    run, or clamped and released at schedule times.
     """
 
     values: list[InputValue] | Series | InputValue = Field(
@@ -276,11 +277,15 @@ class TimeSpec(_Strict):
 
 
 class ScheduleEvent(_Strict):
-    """A change of one drug (``drug:``) or parameter input (``input:``) during the run.
+    """A change of one drug (``drug:``) or input (``input:``) during the run.
 
     ``add`` applies the condition's dose at ``at_h`` (the drug is absent before its first ``add``);
     ``washout`` sets it to 0 nM; ``set`` sets it to ``nM`` (or ``value``, in the input's unit).
-    A parameter input's ``washout`` restores the model's own value of the parameter.
+    A parameter input's ``washout`` restores the model's own value of the parameter. A species
+    input (``mode: add``) gets a bolus of the condition's value at each ``add``; ``set`` sets
+    its concentration, ``washout`` sets it to 0 nM. A clamped species input (``mode: clamp``) is
+    clamped from an ``add`` (the condition's value) or a ``set``; ``release`` ends the clamp
+    (the species keeps its value and follows the model again), ``washout`` ends it at 0 nM.
     """
 
     at_h: NonNegativeFloat = Field(
@@ -288,7 +293,9 @@ class ScheduleEvent(_Strict):
     )
     drug: str | None = Field(None, description="A drug listed under 'drugs'.")
     input: str | None = Field(None, description="A parameter listed under 'inputs'.")
-    action: Literal["add", "washout", "set"]
+    action: Literal["add", "washout", "set", "release"] = Field(
+        description="'add', 'washout', 'set' or 'release' (ends the clamp of a species input, "
+        "which keeps its value).")
     nM: Dose | None = Field(None, description="Concentration for 'set' (nM).")
     value: InputValue | None = Field(
         None, allow_inf_nan=False, description="Value for 'set' of an input (its unit).")
@@ -302,6 +309,8 @@ class ScheduleEvent(_Strict):
         amount = self.nM if self.value is None else self.value
         if self.action == "set" and amount is None:
             raise ValueError("action 'set' needs a concentration 'nM' (or a 'value')")
+        if self.action == "release" and self.input is None:
+            raise ValueError("'release' ends the clamp of a species input: name it with 'input'")
         if self.action != "set" and amount is not None:
             raise ValueError(f"'nM' and 'value' are only used with action 'set', not "
                              f"{self.action!r}")
@@ -349,8 +358,10 @@ class Readouts(_Strict):
 class Solver(_Strict):
     """Integration settings: a registered engine (back end) and its method."""
 
-    engine: str = Field("scipy", description="Back end: " + ", ".join(backend_names()) + ".",
-                        json_schema_extra={"enum": list(backend_names())})
+    engine: str = Field("auto", description="Back end: auto (populations: numba when the "
+                        "work repays compiling its kernel, else scipy; one cell: scipy), "
+                        + ", ".join(backend_names()) + ".",
+                        json_schema_extra={"enum": ["auto", *backend_names()]})
     method: str | None = Field(
         None, description="The engine's method (scipy: LSODA, BDF or Radau; default LSODA).")
     rtol: PositiveFloat = Field(1e-6, lt=1.0)
@@ -537,6 +548,24 @@ def _hours(seconds: float) -> str:
     return f"{seconds / 3600:.3g} h" if seconds >= 3600 else f"{seconds / 60:.2g} min"
 
 
+class ModelUnitsSpec(_Strict):
+    """The model file's default units, where it states none or the wrong ones (SBML or Antimony
+    files only; the built-in models are in hours and nM). Each is ``"[multiplier] word"``, e.g.
+    ``second``, ``60 second``, ``item`` (molecules), ``nanomole``, ``1.661e-12 litre`` (one cell
+    volume); the model is converted from them to hours and nM at load
+    (:func:`apopsim.sbml_units.declare_units`)."""
+
+    time: str | None = Field(None, max_length=40, description="Time unit, e.g. 'second'.")
+    substance: str | None = Field(None, max_length=40,
+                                  description="Substance unit, e.g. 'item' or 'nanomole'.")
+    volume: str | None = Field(None, max_length=40,
+                               description="Volume unit, e.g. 'litre' or '1.661e-12 litre'.")
+
+    def declared(self) -> dict[str, str]:
+        """The units given, ``{"time": "second", ...}``."""
+        return {k: v for k, v in self.model_dump().items() if v is not None}
+
+
 class Scenario(_Strict):
     """A scenario: model, context, drugs (nM), schedule, time (h), readouts, solver and seed."""
 
@@ -547,6 +576,9 @@ class Scenario(_Strict):
     )
     description: str = ""
     model: str = Field(description="Built-in model name or path to an Antimony/SBML file.")
+    model_units: ModelUnitsSpec | None = Field(
+        None, description="The model file's units where it declares none or the wrong ones, "
+        "e.g. {substance: item, time: second}: converted to hours and nM at load.")
     context: str | None = Field(None, description="Named cell context from contexts.yaml.")
     overrides: Overrides = Field(default_factory=Overrides)
     drugs: dict[str, Dose | DoseList | LogDoses] = Field(
@@ -558,7 +590,8 @@ class Scenario(_Strict):
         default_factory=dict,
         description="Model parameter or species -> value(s), dosed by name like a drug: a value, "
         "a list, a series {from, to, n, spacing}, or {values, kind, mode, unit}. Species: nM, "
-        "applied after pre-equilibration (mode add or clamp); parameters: the model's units.",
+        "applied after pre-equilibration (mode add or clamp; at treatment start, or at the "
+        "times of their schedule entries); parameters: the model's units.",
     )
     design: Literal["grid", "paired"] = Field(
         "grid",
@@ -718,7 +751,7 @@ class Scenario(_Strict):
         events = []
         for e in sorted(self.schedule, key=lambda e: e.at_h):
             value = {"add": doses.get(e.name, 0.0), "washout": off.get(e.name, 0.0),
-                     "set": e.set_value}[e.action]
+                     "set": e.set_value, "release": None}[e.action]
             events.append((e.at_h, {e.name: None if value is None else float(value)}))
         return start, events  # type: ignore[return-value]
 

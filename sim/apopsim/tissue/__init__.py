@@ -10,8 +10,9 @@ plasma), tumour time days, volumes mm^3.
 import importlib
 
 _EXPORTS = {
-    **dict.fromkeys(("DrugPK", "DoseEvent", "PKProfile", "drug_pk", "occupancy", "simulate_pk"),
-                    "pk"),
+    **dict.fromkeys(("DrugPK", "DoseEvent", "PKProfile", "drug_pk", "occupancy", "simulate_pk",
+                     "effect_site_nM", "plasma_fraction_unbound"), "pk"),
+    "run_tissue_model": "layers",
     "Regimen": "regimen",
     **dict.fromkeys(("KillTable", "kill_table_from_cell_model"), "killrate"),
     **dict.fromkeys(("simulate_tumour", "tgi_percent", "regrowth_days"), "xenograft"),

@@ -9,6 +9,9 @@ An **arm measure**::
     {arm: combination, readout: regrowth_days}               # median over animals; inf if none
                                                              # regrew during follow-up
     {arm: lisaftoclax, readout: kill_hazard_per_day}         # mean during dosing (1/day)
+    {arm: apg2449, readout: stem_fraction, at_day: 21}       # layer studies: any variable of
+                                                             # the layer model, median over
+                                                             # animals (default: end of dosing)
 
 Kinds: ``readout`` (one arm measure against ``op``/``value``), ``compare`` (``left`` against
 each of ``right``: ``op: '>'`` passes if ``left - right > margin`` for every right; ``scale:
@@ -18,13 +21,13 @@ ratio`` compares ``left / right`` with ``margin``), ``not_modelled``. Verdicts a
 
 from __future__ import annotations
 
-import math
+import functools
 from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from apopsim.scenario.expect import NotModelledExpectation, _Assertion, _Claim, compare_worst
+from apopsim.scenario.expect import NotModelledExpectation, _Assertion, _Claim, evaluate
 
 if TYPE_CHECKING:
     from apopsim.check import Outcome
@@ -38,13 +41,14 @@ ARM_READOUTS = ("tgi_percent", "median_volume_mm3", "regrowth_days", "kill_hazar
 
 class ArmMeasure(BaseModel):
     """A readout of one arm (see the module docstring); ``at_day`` (days from the first dose)
-    for ``tgi_percent`` and ``median_volume_mm3``, default the end of dosing."""
+    for ``tgi_percent``, ``median_volume_mm3`` and layer variables, default the end of dosing.
+    ``readout`` is one of :data:`ARM_READOUTS` or, in a layer study, a variable of the layer
+    model (checked on load)."""
 
     model_config = ConfigDict(extra="forbid", strict=True)
 
     arm: str = Field(min_length=1)
-    readout: Literal["tgi_percent", "median_volume_mm3", "regrowth_days",
-                     "kill_hazard_per_day"] = "tgi_percent"
+    readout: str = Field(default="tgi_percent", min_length=1)
     at_day: float | None = Field(default=None, ge=0, allow_inf_nan=False)
 
 
@@ -76,8 +80,10 @@ InVivoExpectation = Annotated[Union[InVivoReadout, InVivoCompare,  # noqa: UP007
                                     NotModelledExpectation], Field(discriminator="kind")]
 
 
-def expectation_problems(study: Any) -> list[tuple[tuple, str]]:
-    """``(field path, message)`` for expectations naming arms the study does not have."""
+def expectation_problems(study: Any, variables: set[str]) -> list[tuple[tuple, str]]:
+    """``(field path, message)`` for expectations naming arms the study does not have, or layer
+    variables not in ``variables`` (:func:`apopsim.tissue.study.layer_variables`; empty
+    without a layer)."""
     arms = {a.name for a in study.arms}
     out = []
     for i, e in enumerate(study.expect):
@@ -90,6 +96,11 @@ def expectation_problems(study: Any) -> list[tuple[tuple, str]]:
             if m.arm not in arms:
                 out.append((("expect", i, *loc, "arm"),
                             f"no arm {m.arm!r} (arms: {', '.join(sorted(arms))})"))
+            if m.readout not in ARM_READOUTS and m.readout not in variables:
+                extra = " or a variable of the layer model" if study.layer else ""
+                out.append((("expect", i, *loc, "readout"),
+                            f"unknown readout {m.readout!r} (one of {', '.join(ARM_READOUTS)}"
+                            f"{extra})"))
     return out
 
 
@@ -101,6 +112,8 @@ def measure(result: StudyResult, m: ArmMeasure) -> float:
     day = result.dosing_end_day if m.at_day is None else m.at_day
     i = int(np.argmin(np.abs(t - min(day, t[-1]))))
     v = result.volumes_mm3[m.arm]
+    if m.readout not in ARM_READOUTS:
+        return float(np.median(result.layer_values[m.arm][m.readout][:, i]))
     if m.readout == "median_volume_mm3":
         return float(np.median(v[:, i]))
     if m.readout == "tgi_percent":
@@ -114,34 +127,9 @@ def measure(result: StudyResult, m: ArmMeasure) -> float:
     return float(np.mean(result.hazard_per_h[m.arm][during]) * HOURS_PER_DAY)
 
 
-def _fmt(x: float) -> str:
-    return "nan" if math.isnan(x) else "inf" if math.isinf(x) else f"{x:.3g}"
-
-
 def check_study(result: StudyResult) -> list[Outcome]:
     """Evaluate the study's ``expect:`` entries on its result: one
     :class:`apopsim.check.Outcome` per entry (``status`` ``pass`` or ``fail``)."""
-    from apopsim.check import Outcome
-
     s = result.study
-    out = []
-    for i, e in enumerate(s.expect):
-        if isinstance(e, NotModelledExpectation):
-            value, text, expected, ok = math.nan, "not modelled", f"needs {e.needs}", False
-        elif isinstance(e, InVivoCompare):
-            lv = measure(result, e.left)
-            rv = [measure(result, m) for m in e.right]
-            worst, ok = compare_worst(lv, rv, e.op, e.scale, e.margin, e.tolerance)
-            value, expected = worst, e.expected_text()
-            text = f"{_fmt(lv)} vs {', '.join(_fmt(x) for x in rv)}: {_fmt(worst)}"
-        else:
-            value = measure(result, e)
-            text, expected = _fmt(value), e.expected_text(e.tolerance)
-            ok = e.holds(value, e.tolerance)
-        out.append(Outcome(
-            study=e.study_label(s.name), scenario=s.name,
-            file=str(s._source) if s._source else "", index=i, kind=e.kind, role=e.role,
-            claim=e.claim, source=e.source, measured=value, measured_text=text,
-            expected=expected, status="pass" if ok else "fail",
-            why_failing=e.why_failing or ""))
-    return out
+    return evaluate(s.expect, s.name, str(s._source) if s._source else "",
+                    functools.partial(measure, result), InVivoCompare)

@@ -111,9 +111,11 @@ def kill_table_from_cell_model(
     death_threshold: float = 0.5,
     executor: str = "serial",
     progress: bool | None = False,
+    parameters: Mapping[str, float] | None = None,
 ) -> KillTable:
     """Build a :class:`KillTable` by running a population of the cell model (``model`` in
-    ``context``) at every combination of the grid concentrations (nM) for ``window_h`` hours.
+    ``context``, with ``parameters`` overriding model parameters on top of the context, in the
+    model's units) at every combination of the grid concentrations (nM) for ``window_h`` hours.
 
     The hazard of each condition is ``-ln(1 - f) / window_h`` minus that of the untreated cells
     (floored at 0), ``f`` the apoptotic fraction of cells alive at treatment start.
@@ -138,6 +140,8 @@ def kill_table_from_cell_model(
     }
     if context:
         spec["context"] = context
+    if parameters:
+        spec["overrides"] = {"parameters": {k: float(v) for k, v in parameters.items()}}
     result = run_scenario(Scenario.model_validate(spec), progress=progress)
     df = result.to_dataframe()
     col = [c for c in df.columns if c.startswith("apoptotic_fraction_")

@@ -9,9 +9,18 @@ breakpoints (doses, infusion starts and ends, output times) with the matrix expo
 system (Van Loan's block form for the constant infusion input). Repeated doses superpose
 exactly; the eliminated amount closes the mass balance.
 
-Drug data (``models/pk.yaml``): molecular weight, fraction unbound in plasma, CL, V1 (and Q, V2
-for two compartments) per species, and per absorption route the bioavailability F and the
-absorption rate ka. The free concentration ``fu * C`` (nM) is what the cell model sees.
+Drug data (``models/pk.yaml``): molecular weight, CL, V1 (and Q, V2 for two compartments) per
+species, and per absorption route the bioavailability F and the absorption rate ka. The free
+concentration ``fu * C`` (nM) is what the cell model sees.
+
+One free-fraction table (:func:`plasma_fraction_unbound`): the plasma unbound fraction comes
+from the drug catalogue (``models/drugs.yaml`` ``exposure.fu_plasma``, the value the cell layer
+uses for its serum shift, :func:`apopsim.library.unbound_fraction`) whenever the catalogue knows
+it, for every species (assumption: mouse plasma binds like human plasma, as the catalogue has
+human values only). ``fraction_unbound`` in ``models/pk.yaml`` is a fallback, read only for
+drugs the catalogue has no value for (``value: null``) or does not list (e.g. an anti-PD-1
+antibody); a pk.yaml value for a drug the catalogue knows is ignored (and named in
+``DrugPK.sources``).
 """
 
 from __future__ import annotations
@@ -238,6 +247,32 @@ def simulate_pk(pk: DrugPK, doses: Sequence[DoseEvent], times_h: Iterable[float]
     return PKProfile(pk.drug, times, total, total_nM, pk.fraction_unbound * total_nM, out)
 
 
+def effect_site_nM(times_h: np.ndarray, plasma_nM: np.ndarray, ke0_per_h: float | None
+                   ) -> np.ndarray:
+    """Effect-compartment concentration (nM) behind a plasma profile: ``dCe/dt = ke0 (Cp -
+    Ce)``, ``Ce(0) = 0`` (Sheiner et al., Clin Pharmacol Ther 1979), solved exactly for the
+    plasma concentration linear between ``times_h`` (h). ``ke0_per_h`` None or inf: no delay
+    (``Ce = Cp``)."""
+    cp = np.asarray(plasma_nM, dtype=float)
+    if ke0_per_h is None or math.isinf(ke0_per_h):
+        return cp.copy()
+    if not ke0_per_h > 0:
+        raise ValueError("ke0_per_h must be > 0 (1/h)")
+    t = np.asarray(times_h, dtype=float)
+    ce = np.empty_like(cp)
+    ce[0] = 0.0 if t[0] == 0 else cp[0]
+    for i in range(1, t.size):
+        dt = t[i] - t[i - 1]
+        if dt <= 0:
+            ce[i] = ce[i - 1]
+            continue
+        e = math.exp(-ke0_per_h * dt)
+        slope = (cp[i] - cp[i - 1]) / dt
+        ce[i] = (ce[i - 1] * e + cp[i - 1] * (1 - e)
+                 + slope * (dt - (1 - e) / ke0_per_h))
+    return ce
+
+
 # ------------------------------------------------------------------------------- the data file
 def _value(entry: Any, where: str) -> float:
     if isinstance(entry, Mapping) and "value" in entry:
@@ -308,13 +343,14 @@ def drug_pk(drug: str, species: str, body_weight: float | None = None,
     }
     two = "Q_L_per_h_per_kg" in sp
     sources = {k: _source(v) for k, v in sp.items() if k != "absorption"}
+    fu, sources["fraction_unbound"] = plasma_fraction_unbound(key, species, path)
     sources["molecular_weight_g_per_mol"] = _source(entry["molecular_weight_g_per_mol"])
     return DrugPK(
         drug=key,
         species=species,
         molecular_weight_g_per_mol=_value(entry["molecular_weight_g_per_mol"],
                                           f"drugs.{key}.molecular_weight_g_per_mol"),
-        fraction_unbound=_value(sp["fraction_unbound"], f"{w}.fraction_unbound"),
+        fraction_unbound=fu,
         CL_L_per_h=_value(sp["CL_L_per_h_per_kg"], f"{w}.CL_L_per_h_per_kg") * bw,
         V1_L=_value(sp["V1_L_per_kg"], f"{w}.V1_L_per_kg") * bw,
         Q_L_per_h=_value(sp["Q_L_per_h_per_kg"], f"{w}.Q_L_per_h_per_kg") * bw if two else 0.0,
@@ -325,21 +361,54 @@ def drug_pk(drug: str, species: str, body_weight: float | None = None,
     )
 
 
+def plasma_fraction_unbound(drug: str, species: str, path: str | Path | None = None
+                            ) -> tuple[float, str]:
+    """The plasma unbound fraction of ``drug`` in ``species`` (dimensionless) and its source.
+
+    The rule (one table): the catalogue's ``exposure.fu_plasma`` (``models/drugs.yaml``, what
+    the cell layer uses) wins whenever it is known; ``fraction_unbound`` in ``models/pk.yaml``
+    is the fallback for drugs the catalogue has no value for. Raises ``ValueError`` if neither
+    gives one.
+    """
+    from apopsim.library import catalogue
+
+    d = catalogue().get(drug)
+    if d is not None and d.fu_plasma is not None:
+        return float(d.fu_plasma), (f"models/drugs.yaml {d.id} exposure.fu_plasma (human "
+                                    "plasma; assumption: same in every species)")
+    data = pk_data(path)
+    entry = data.get("drugs", {}).get(d.id if d is not None else drug, {})
+    sp = entry.get("species", {}).get(species, {})
+    where = f"drugs.{drug}.species.{species}.fraction_unbound"
+    if "fraction_unbound" not in sp:
+        raise ValueError(f"no plasma unbound fraction for {drug!r}: models/drugs.yaml has none "
+                         f"and models/pk.yaml has no {where}")
+    return _value(sp["fraction_unbound"], where), (
+        "models/pk.yaml fallback (drugs.yaml has no fu_plasma): " + _source(sp["fraction_unbound"]))
+
+
 def potency_nM(drug: str, target: str | None = None) -> float:
     """The drug's potency from the drug catalogue, in nM: a ``Kd_*`` or ``koff_*/kon_*`` pair
-    (binding) or an ``IC50_*`` (rate inhibition), at ``target`` (the parameter-name suffix, e.g.
-    ``FLT3``) or else at the first target listed. Used for occupancy."""
+    (binding), an ``IC50_*`` (rate inhibition) or an ``EC50_*`` (half-maximal effect, e.g.
+    carboplatin's DNA-damage signal), at ``target`` (the parameter-name suffix, e.g.
+    ``FLT3``) or else at the first target listed. Used for occupancy. A drug the catalogue does
+    not list (a biologic acting above the cell, e.g. an anti-PD-1 antibody) takes
+    ``target_Kd_nM`` from ``models/pk.yaml``."""
     from apopsim.library import catalogue
 
     d = catalogue().get(drug)
     if d is None:
-        raise ValueError(f"unknown drug {drug!r}")
+        entry = pk_data().get("drugs", {}).get(drug, {})
+        if "target_Kd_nM" in entry:
+            return _value(entry["target_Kd_nM"], f"drugs.{drug}.target_Kd_nM")
+        raise ValueError(f"unknown drug {drug!r} (not in the catalogue, and models/pk.yaml "
+                         "gives no target_Kd_nM)")
     params = {k: float(v["value"]) for k, v in d.parameters.items()
               if target is None or k.lower().endswith("_" + target.lower())}
     for name, v in params.items():
         if name.startswith("koff_") and name.replace("koff_", "kon_", 1) in params:
             return v / params[name.replace("koff_", "kon_", 1)]
-        if name.startswith(("Kd_", "IC50_")):
+        if name.startswith(("Kd_", "IC50_", "EC50_")):
             return v
     at = f" at {target}" if target else ""
     raise ValueError(f"the catalogue gives no Kd or IC50 for {drug!r}{at}")

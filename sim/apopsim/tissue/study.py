@@ -24,6 +24,27 @@ A study file (YAML, strict: unknown fields are errors; units in the field names)
              duration_days: 21}
     animals: {n: 10, cv: 0.2, vary: [lambda0, lambda1, initial_volume_mm3], seed: 0}
 
+A **layer study** (cancer-stem-cell or tumour-immune layer, ``models/tissue/*.ant``) replaces
+the Simeoni tumour by a tissue model whose inputs follow each arm's dosing::
+
+    layer:
+      model: tumour_immune              # models/tissue/<model>.ant or a path
+      parameters: {tumour_p53_wt: 0}    # context switches and overrides (the model's units)
+      volume: T                         # the variable read as tumour volume (mm^3)
+      inputs:                           # model parameter -> what drives it
+        apg115_occ: {drug: alrizomadlin, signal: occupancy}     # free / (free + Kd), 0-1
+        apg2449_nM: {drug: apg2449, signal: free_nM}            # free plasma nM
+        chemo_kill_D_per_day: {signal: kill_hazard_per_day, kill_link: differentiated}
+    kill_links:                         # named cell-model links for kill_hazard_per_day inputs
+      differentiated: {model: ovarian_chemo, context: ovarian_hgsoc, grid_nM: {...}}
+
+``kill_link`` (the Simeoni kill hazard) is then optional. Any kill link may give
+``ke0_per_h: {drug: 1/h}``: an effect compartment between plasma and killing (the table is read
+at the effect-site concentration, :func:`apopsim.tissue.pk.effect_site_nM`); a layer input may
+give its own ``ke0_per_h``. Virtual animals vary the layer parameters named in
+``animals.vary``. Arm measures can read any layer variable (``{arm: x, readout:
+stem_fraction, at_day: 21}``, median over animals).
+
 Library: :func:`load_study`, :func:`run_study` -> :class:`StudyResult`,
 :func:`write_study_report` (atomic, apopsim's output-folder policy).
 Units: PK time in h and concentrations in nM; tumour time in days, volumes in mm^3.
@@ -65,7 +86,9 @@ class KillLinkSpec(BaseModel):
     """The cell model behind the kill hazard (:mod:`apopsim.tissue.killrate`): a population of
     ``n_cells`` (log-normal synthesis rates, ``cv``) at every combination of ``grid_nM``
     (free concentrations, nM) for ``window_h`` hours. ``kill_table_csv``: use a stored table
-    (written by a previous report as ``kill_table.csv``) instead."""
+    (written by a previous report as ``kill_table.csv``) instead. ``parameters``: cell-model
+    parameter overrides on top of the context (the model's units). ``ke0_per_h``: per drug, an
+    effect-compartment rate (1/h) between plasma and killing (none: the plasma value)."""
 
     model_config = _STRICT
 
@@ -77,6 +100,15 @@ class KillLinkSpec(BaseModel):
     window_h: float = Field(default=24.0, gt=0, le=240, allow_inf_nan=False)
     seed: int = Field(default=0, ge=0)
     kill_table_csv: str | None = None
+    parameters: dict[str, float] = Field(default_factory=dict)
+    ke0_per_h: dict[str, float] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _ke0(self) -> KillLinkSpec:
+        for d, k in self.ke0_per_h.items():
+            if d not in self.grid_nM or not (k > 0 and np.isfinite(k)):
+                raise ValueError(f"ke0_per_h.{d}: a drug of grid_nM, finite and > 0 (1/h)")
+        return self
 
     @model_validator(mode="after")
     def _grid(self) -> KillLinkSpec:
@@ -95,6 +127,43 @@ class ArmSpec(BaseModel):
 
     name: str = Field(min_length=1, max_length=100)
     regimens: list[Regimen] = Field(default_factory=list)
+
+
+class LayerInput(BaseModel):
+    """What drives one parameter of a layer model: a drug's free plasma concentration
+    (``free_nM``, nM) or target occupancy (``occupancy``, 0-1, Kd from the catalogue or
+    ``models/pk.yaml``), each optionally behind an effect compartment ``ke0_per_h`` (1/h); or
+    the kill hazard of a named kill link (``kill_hazard_per_day``, 1/day) at the arm's free
+    concentrations."""
+
+    model_config = _STRICT
+
+    signal: Literal["free_nM", "occupancy", "kill_hazard_per_day"]
+    drug: str | None = None
+    kill_link: str | None = None
+    ke0_per_h: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _source(self) -> LayerInput:
+        if self.signal == "kill_hazard_per_day":
+            if self.kill_link is None or self.drug is not None or self.ke0_per_h is not None:
+                raise ValueError("kill_hazard_per_day takes kill_link (and no drug or ke0_per_h:"
+                                 " give the link its ke0_per_h)")
+        elif self.drug is None or self.kill_link is not None:
+            raise ValueError(f"{self.signal} takes drug (and no kill_link)")
+        return self
+
+
+class LayerSpec(BaseModel):
+    """A tissue-layer model driven by the arms' dosing (see the module docstring)."""
+
+    model_config = _STRICT
+
+    model: str
+    parameters: dict[str, float] = Field(default_factory=dict)
+    inputs: dict[str, LayerInput] = Field(min_length=1)
+    volume: str = "tumour_volume"
+    max_step_days: float = Field(default=0.05, gt=0, le=1, allow_inf_nan=False)
 
 
 class AnimalsSpec(BaseModel):
@@ -126,7 +195,9 @@ class Study(BaseModel):
     pk_output_every_h: float = Field(default=0.25, gt=0, le=24, allow_inf_nan=False)
     tumour_output_every_days: float = Field(default=0.25, gt=0, le=7, allow_inf_nan=False)
     tumour: TumourSpec = Field(default_factory=TumourSpec)
-    kill_link: KillLinkSpec
+    kill_link: KillLinkSpec | None = None
+    kill_links: dict[str, KillLinkSpec] = Field(default_factory=dict)
+    layer: LayerSpec | None = None
     arms: list[ArmSpec] = Field(min_length=2)
     animals: AnimalsSpec = Field(default_factory=AnimalsSpec)
     occupancy_targets: dict[str, str] = Field(default_factory=dict)
@@ -139,13 +210,28 @@ class Study(BaseModel):
             raise ValueError("arm names must be unique")
         if sum(1 for a in self.arms if not a.regimens) != 1:
             raise ValueError("exactly one arm must have no regimens (the vehicle control)")
+        if (self.layer is None) == (self.kill_link is None):
+            raise ValueError("give kill_link (xenograft growth) or layer (a tissue-layer model),"
+                             " not both")
+        if self.layer is None and self.kill_links:
+            raise ValueError("kill_links feed layer inputs; this study has no layer")
+        read = set(self.kill_link.grid_nM) if self.kill_link else set()
+        if self.layer is not None:
+            for k, inp in self.layer.inputs.items():
+                if inp.kill_link is not None:
+                    if inp.kill_link not in self.kill_links:
+                        raise ValueError(f"layer.inputs.{k}: no kill_links.{inp.kill_link}")
+                    read |= set(self.kill_links[inp.kill_link].grid_nM)
+                else:
+                    read.add(str(inp.drug))
         for a in self.arms:
             drugs = [r.drug for r in a.regimens]
             if len(set(drugs)) != len(drugs):
                 raise ValueError(f"arm {a.name!r}: one regimen per drug")
-            missing = set(drugs) - set(self.kill_link.grid_nM)
+            missing = set(drugs) - read
             if missing:
-                raise ValueError(f"arm {a.name!r}: no kill_link.grid_nM for "
+                where = "kill_link.grid_nM" if self.layer is None else "layer input or kill link"
+                raise ValueError(f"arm {a.name!r}: no {where} for "
                                  f"{', '.join(sorted(missing))}")
             for r in a.regimens:
                 if r.last_dose_day() >= self.duration_days:
@@ -153,6 +239,8 @@ class Study(BaseModel):
                                      f"{r.last_dose_day()}, beyond duration_days")
         bad = set(self.animals.vary) - {"lambda0", "lambda1", "k1", "psi",
                                         "initial_volume_mm3"}
+        if self.layer is not None:  # layer parameters are checked against the model on load
+            bad = set()
         if bad:
             raise ValueError(f"animals.vary: unknown {', '.join(sorted(bad))}")
         return self
@@ -199,11 +287,60 @@ def load_study(source: str | os.PathLike[str] | dict[str, Any] | Study) -> Study
         raise ScenarioError(_summarise(problems, "study"), problems) from None
     study._base_dir = base
     study._source = src
-    problems = _pk_problems(study) + expectation_problems(study)
+    try:
+        variables = layer_variables(study)
+    except ValueError:  # reported by the layer checks
+        variables = set()
+    problems = (_pk_problems(study) + _layer_problems(study)
+                + expectation_problems(study, variables))
     if problems:
         problems = [(located(where, lines, loc), msg) for loc, msg in problems]
         raise ScenarioError(_summarise(problems, "study"), problems)
     return study
+
+
+def _layer_model(study: Study):
+    """``(Model, CompiledModel)`` of the study's layer model (resolved like tissue models,
+    relative paths against the study file's folder first)."""
+    from apopsim.tissue.xenograft import _compiled
+
+    path = _layer_model_path(study)
+    return _compiled(str(path), path.stat().st_mtime)
+
+
+def layer_variables(study: Study) -> set[str]:
+    """Names an arm measure can read in a layer study: the layer model's states, assignment
+    rules and parameters (inputs included); empty without a layer."""
+    if study.layer is None:
+        return set()
+    model, cm = _layer_model(study)
+    return set(model.state) | set(model.assignment_rules) | set(cm.param_names)
+
+
+def _layer_problems(study: Study) -> list[tuple[tuple, str]]:
+    """``(field path, message)`` for layer names the layer model does not have."""
+    if study.layer is None:
+        return []
+    try:
+        model, cm = _layer_model(study)
+    except ValueError as exc:
+        return [(("layer", "model"), str(exc))]
+    params = set(cm.param_names)
+    out: list[tuple[tuple, str]] = []
+    for k in study.layer.parameters:
+        if k not in params:
+            out.append((("layer", "parameters", k), f"{study.layer.model} has no parameter {k!r}"))
+    for k in study.layer.inputs:
+        if k not in params:
+            out.append((("layer", "inputs", k), f"{study.layer.model} has no parameter {k!r}"))
+    if study.layer.volume not in set(model.state) | set(model.assignment_rules):
+        out.append((("layer", "volume"), f"{study.layer.model} has no variable "
+                    f"{study.layer.volume!r}"))
+    for j, k in enumerate(study.animals.vary):
+        if k not in params or k in study.layer.inputs:
+            out.append((("animals", "vary", j), f"{k!r} is not a parameter of "
+                        f"{study.layer.model} (a layer study varies layer parameters)"))
+    return out
 
 
 def _pk_problems(study: Study) -> list[tuple[tuple, str]]:
@@ -253,6 +390,11 @@ class StudyResult:
     dosing_end_day: float
     occupancy_kd_nM: dict[str, float] = field(default_factory=dict)
     provenance: dict[str, Any] = field(default_factory=dict)
+    layer_values: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
+    """Layer studies: ``layer_values[arm][variable]`` (animals x ``times_days``), every state,
+    rule and input of the layer model."""
+    kill_tables: dict[str, Any] = field(default_factory=dict)
+    """Layer studies: the named kill links' tables."""
 
     def checks(self):
         """The study's ``expect:`` verdicts (:func:`apopsim.tissue.expect.check_study`) as a
@@ -276,6 +418,19 @@ class StudyResult:
                 frames.append(pd.DataFrame({"arm": arm, "animal": i, "day": self.times_days,
                                             "volume_mm3": vol}))
         return pd.concat(frames, ignore_index=True)
+
+    def layer_frame(self):
+        """Layer studies, tidy: ``arm, variable, day, median, q05, q95`` over animals."""
+        import pandas as pd
+
+        frames = []
+        for arm, variables in self.layer_values.items():
+            for name, v in variables.items():
+                frames.append(pd.DataFrame({
+                    "arm": arm, "variable": name, "day": self.times_days,
+                    "median": np.median(v, axis=0), "q05": np.quantile(v, 0.05, axis=0),
+                    "q95": np.quantile(v, 0.95, axis=0)}))
+        return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
     def pk_frame(self):
         """Tidy PK: ``arm, drug, time_h, total_nM, free_nM, occupancy, kill_hazard_per_h``."""
@@ -306,28 +461,34 @@ def _lognormal(rng: np.random.Generator, n: int, cv: float) -> np.ndarray:
 
 
 def _kill_table_key(spec: KillLinkSpec, base: Path | None) -> str:
-    """Cache key of a kill table: the link settings and the bytes of its inputs."""
+    """Cache key of a kill table: the link settings and the bytes of its inputs (the model file
+    and every file it imports, the drug catalogue and the contexts)."""
     from apopsim import __version__
     from apopsim._io import file_sha256
-    from apopsim.library import models_dir, resolve_model_path
+    from apopsim.library import load_model, models_dir, resolve_model_path
 
-    files = [resolve_model_path(spec.model, base), models_dir() / "drugs.yaml",
-             models_dir() / "contexts.yaml"]
+    path = resolve_model_path(spec.model, base)
+    # the files the model is built from (hashed now: the loaded model may be cached)
+    sources = sorted(load_model(path, apply_catalogue=False).source_hashes or {}) or [path]
+    files = [*map(Path, sources), models_dir() / "drugs.yaml", models_dir() / "contexts.yaml"]
     payload = {"spec": spec.model_dump(exclude={"kill_table_csv"}), "version": __version__,
                "files": [file_sha256(f) for f in files if f.is_file()]}
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:20]
 
 
 def study_kill_table(study: Study, *, fast: bool = False, cache: bool = True,
-                     progress: bool | None = False):
-    """The study's :class:`~apopsim.tissue.killrate.KillTable`: read from ``kill_table_csv``,
+                     progress: bool | None = False, link: str | None = None):
+    """The study's :class:`~apopsim.tissue.killrate.KillTable` (``kill_link``, or the named
+    entry ``link`` of ``kill_links``) and where it came from: read from ``kill_table_csv``,
     else from apopsim's cache, else computed from the cell model (and cached)."""
     import pandas as pd
 
     from apopsim._io import atomic_write_text, cache_dir
     from apopsim.tissue.killrate import KillTable, kill_table_from_cell_model
 
-    spec = study.kill_link
+    spec = study.kill_link if link is None else study.kill_links[link]
+    if spec is None:
+        raise ValueError(f"study {study.name!r} has no kill_link")
     if fast:
         spec = spec.model_copy(update={"n_cells": min(spec.n_cells, 12)})
     if spec.kill_table_csv:
@@ -344,7 +505,7 @@ def study_kill_table(study: Study, *, fast: bool = False, cache: bool = True,
         model = str(study._base_dir / model)
     table = kill_table_from_cell_model(model, spec.context, spec.grid_nM, n_cells=spec.n_cells,
                                        cv=spec.cv, window_h=spec.window_h, seed=spec.seed,
-                                       progress=progress)
+                                       progress=progress, parameters=spec.parameters)
     if cache:
         try:
             cached.parent.mkdir(parents=True, exist_ok=True)
@@ -365,7 +526,8 @@ def run_study(source: str | os.PathLike[str] | dict[str, Any] | Study, *,
     source
         Study file, dict or :class:`Study`.
     kill_table
-        Use this :class:`~apopsim.tissue.killrate.KillTable` instead of the study's kill link.
+        Use this :class:`~apopsim.tissue.killrate.KillTable` instead of the study's kill link
+        (layer studies: a dict ``{kill link name: KillTable}``; links not in it are computed).
     fast
         Fewer cells in the kill link (<= 12) and animals (<= 4) (default: ``APOPSIM_FAST``).
     cache
@@ -385,6 +547,9 @@ def run_study(source: str | os.PathLike[str] | dict[str, Any] | Study, *,
     t0 = time.perf_counter()
     study = load_study(source)
     fast = _fast() if fast is None else fast
+    if study.layer is not None:
+        return _run_layer_study(study, kill_table, fast=fast, cache=cache, progress=progress)
+    assert study.kill_link is not None
     timings: dict[str, float] = {}
     if kill_table is None:
         kill_table, table_source = study_kill_table(study, fast=fast, cache=cache,
@@ -405,7 +570,8 @@ def run_study(source: str | os.PathLike[str] | dict[str, Any] | Study, *,
             pk[arm.name][r.drug] = pkmod.simulate_pk(dpk, r.dose_events(dpk.body_weight_kg),
                                                      pk_times)
             kd[r.drug] = pkmod.potency_nM(r.drug, study.occupancy_targets.get(r.drug))
-        hazard[arm.name] = (kill_table({d: p.free_nM for d, p in pk[arm.name].items()})
+        hazard[arm.name] = (_link_hazard(kill_table, study.kill_link, pk_times,
+                                         {d: p.free_nM for d, p in pk[arm.name].items()})
                             if arm.regimens else np.zeros(pk_times.size))
     timings["pk"] = time.perf_counter() - t0 - timings["kill_table"]
     # virtual animals
@@ -442,7 +608,7 @@ def run_study(source: str | os.PathLike[str] | dict[str, Any] | Study, *,
                         dpk = replace(base, CL_L_per_h=base.CL_L_per_h * cl_factor[r.drug][i])
                         free[r.drug] = pkmod.simulate_pk(
                             dpk, r.dose_events(dpk.body_weight_kg), pk_times).free_nM
-                    rows.append(kill_table(free))
+                    rows.append(_link_hazard(kill_table, study.kill_link, pk_times, free))
                 else:
                     rows.append(hazard[arm.name])
             h = np.array(rows) * HOURS_PER_DAY  # 1/day
@@ -518,6 +684,201 @@ def run_study(source: str | os.PathLike[str] | dict[str, Any] | Study, *,
                        summary, animals, end, kd, prov)
 
 
+def _link_hazard(table: Any, spec: KillLinkSpec, times_h: np.ndarray,
+                 free_nM: dict[str, np.ndarray]) -> np.ndarray:
+    """Kill hazard (1/h) on ``times_h`` from a kill table at the free plasma concentrations
+    (nM), each drug first passed through its effect compartment (``spec.ke0_per_h``)."""
+    from apopsim.tissue.pk import effect_site_nM
+
+    site = {d: effect_site_nM(times_h, c, spec.ke0_per_h.get(d)) for d, c in free_nM.items()}
+    return table(site)
+
+
+def _arm_pk(study: Study, arm: ArmSpec, pk_times: np.ndarray,
+            cl_factor: dict[str, float] | None = None) -> dict[str, Any]:
+    """PK profiles of an arm's drugs (clearance scaled per drug by ``cl_factor``)."""
+    from apopsim.tissue import pk as pkmod
+
+    out = {}
+    for r in arm.regimens:
+        dpk = pkmod.drug_pk(r.drug, study.species, study.body_weight_kg)
+        if cl_factor is not None:
+            dpk = replace(dpk, CL_L_per_h=dpk.CL_L_per_h * cl_factor[r.drug])
+        out[r.drug] = pkmod.simulate_pk(dpk, r.dose_events(dpk.body_weight_kg), pk_times)
+    return out
+
+
+def _layer_signals(study: Study, tables: dict[str, Any], pk_times: np.ndarray,
+                   free: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Each layer input on ``pk_times`` (the model's units) from an arm's free plasma
+    concentrations (nM; drugs the arm does not give are at 0)."""
+    from apopsim.tissue import pk as pkmod
+    from apopsim.tissue.xenograft import HOURS_PER_DAY
+
+    assert study.layer is not None
+    zero = np.zeros(pk_times.size)
+    out = {}
+    for name, inp in study.layer.inputs.items():
+        if inp.signal == "kill_hazard_per_day":
+            spec = study.kill_links[str(inp.kill_link)]
+            given = {d: c for d, c in free.items() if d in spec.grid_nM}
+            out[name] = (_link_hazard(tables[str(inp.kill_link)], spec, pk_times, given)
+                         * HOURS_PER_DAY if given else zero)
+            continue
+        c = pkmod.effect_site_nM(pk_times, free.get(str(inp.drug), zero), inp.ke0_per_h)
+        out[name] = (c if inp.signal == "free_nM" else
+                     pkmod.occupancy(c, pkmod.potency_nM(str(inp.drug),
+                                                         study.occupancy_targets.get(inp.drug))))
+    return out
+
+
+def _run_layer_study(study: Study, kill_table: Any, *, fast: bool, cache: bool,
+                     progress: bool | None) -> StudyResult:
+    """:func:`run_study` for a layer study: PK per arm -> layer inputs -> the layer model for
+    the typical and every virtual animal."""
+    import pandas as pd
+
+    import apopsim
+    from apopsim.tissue import pk as pkmod
+    from apopsim.tissue.layers import run_tissue_model
+    from apopsim.tissue.xenograft import HOURS_PER_DAY, regrowth_days, tgi_percent
+
+    assert study.layer is not None
+    layer = study.layer
+    t0 = time.perf_counter()
+    if kill_table is not None and not isinstance(kill_table, dict):
+        raise TypeError("a layer study takes kill tables as {kill link name: KillTable}")
+    given = kill_table or {}
+    tables: dict[str, Any] = {}
+    table_source: dict[str, str] = {}
+    for link in study.kill_links:
+        if link in given:
+            tables[link], table_source[link] = given[link], "given"
+        else:
+            tables[link], table_source[link] = study_kill_table(
+                study, fast=fast, cache=cache, progress=progress, link=link)
+    t_tables = time.perf_counter() - t0
+    pk_times = np.arange(0.0, study.duration_days * HOURS_PER_DAY + 1e-9,
+                         study.pk_output_every_h)
+    times_days = np.arange(0.0, study.duration_days + 1e-9, study.tumour_output_every_days)
+    _, cm = _layer_model(study)
+    base = dict(zip(cm.param_names, cm.param_vector(dict(layer.parameters)), strict=True))
+    n_animals = min(study.animals.n, 4) if fast else study.animals.n
+    rng = np.random.default_rng(study.animals.seed)
+    draws = {k: base[k] * _lognormal(rng, n_animals, study.animals.cv)
+             for k in study.animals.vary}
+    drugs = sorted({r.drug for a in study.arms for r in a.regimens})
+    cl_factor = {d: (_lognormal(rng, n_animals, study.animals.pk_cv)
+                     if study.animals.pk_cv > 0 else np.ones(n_animals)) for d in drugs}
+    animals = pd.DataFrame({"animal": np.arange(n_animals), **draws,
+                            **{f"CL_factor_{d}": f for d, f in cl_factor.items()}})
+    pk: dict[str, dict[str, Any]] = {}
+    hazard: dict[str, np.ndarray] = {}
+    kd: dict[str, float] = {}
+    volumes: dict[str, np.ndarray] = {}
+    typical_v: dict[str, np.ndarray] = {}
+    values: dict[str, dict[str, np.ndarray]] = {}
+    path = str(_layer_model_path(study))
+    kill_inputs = [k for k, i in layer.inputs.items() if i.signal == "kill_hazard_per_day"]
+    for arm in study.arms:
+        pk[arm.name] = _arm_pk(study, arm, pk_times)
+        for r in arm.regimens:
+            kd[r.drug] = pkmod.potency_nM(r.drug, study.occupancy_targets.get(r.drug))
+        frees = [{d: p.free_nM for d, p in pk[arm.name].items()}]
+        for i in range(n_animals):
+            if study.animals.pk_cv > 0 and arm.regimens:
+                prof = _arm_pk(study, arm, pk_times, {d: cl_factor[d][i] for d in drugs})
+                frees.append({d: p.free_nM for d, p in prof.items()})
+            else:
+                frees.append(frees[0])
+        frames = []
+        for j, free in enumerate(frees):
+            params = dict(layer.parameters)
+            if j > 0:
+                params.update({k: float(v[j - 1]) for k, v in draws.items()})
+            inputs = None
+            if arm.regimens:
+                sig = _layer_signals(study, tables, pk_times, free)
+                if j == 0:
+                    hazard[arm.name] = (sum((sig[k] for k in kill_inputs),
+                                            np.zeros(pk_times.size)) / HOURS_PER_DAY)
+                inputs = {k: (lambda td, a=a: float(np.interp(td * HOURS_PER_DAY, pk_times, a)))
+                          for k, a in sig.items()}
+            elif j == 0:
+                hazard[arm.name] = np.zeros(pk_times.size)
+            frame = run_tissue_model(path, times_days, params, inputs=inputs,
+                                     max_step_days=layer.max_step_days if inputs else np.inf)
+            for k in layer.inputs:  # the vehicle's inputs are 0
+                if k not in frame.columns:
+                    frame[k] = 0.0
+            frames.append(frame)
+        typical_v[arm.name] = frames[0][layer.volume].to_numpy()
+        volumes[arm.name] = np.array([f[layer.volume].to_numpy() for f in frames[1:]])
+        values[arm.name] = {c: np.array([f[c].to_numpy() for f in frames[1:]])
+                            for c in frames[0].columns}
+    end = study.dosing_end_day()
+    i_end = int(np.argmin(np.abs(times_days - min(end, times_days[-1]))))
+    veh = study.vehicle
+    med = {a: np.median(v, axis=0) for a, v in volumes.items()}
+    rows = []
+    in_dosing = pk_times <= end * HOURS_PER_DAY
+    for arm in study.arms:
+        a = arm.name
+        regrow = [regrowth_days(times_days, vi, end) for vi in volumes[a]]
+        row = {
+            "arm": a, "drugs": " + ".join(r.drug for r in arm.regimens) or "vehicle",
+            "n_animals": n_animals,
+            "median_volume_day0_mm3": float(med[a][0]),
+            "median_volume_end_of_dosing_mm3": float(med[a][i_end]),
+            "median_volume_last_day_mm3": float(med[a][-1]),
+            "dosing_end_day": end,
+            "tgi_percent": tgi_percent(med[a][0], med[a][i_end], med[veh][0], med[veh][i_end]),
+            "tgi_percent_typical_animal": tgi_percent(
+                typical_v[a][0], typical_v[a][i_end], typical_v[veh][0], typical_v[veh][i_end]),
+            "median_regrowth_days_after_dosing": float(np.median(
+                np.where(np.isnan(regrow), np.inf, regrow))),
+            "n_regrown": int(np.sum(np.isfinite(regrow))),
+            "mean_kill_hazard_per_day_during_dosing": float(
+                np.mean(hazard[a][in_dosing]) * HOURS_PER_DAY),
+        }
+        for k in layer.inputs:
+            row[f"{k}_mean_during_dosing"] = float(np.mean(
+                np.median(values[a][k], axis=0)[times_days <= end]))
+        for drug, prof in pk[a].items():
+            row[f"{drug}_free_cmax_nM"] = float(prof.free_nM.max())
+            row[f"{drug}_free_mean_nM_during_dosing"] = float(np.mean(prof.free_nM[in_dosing]))
+        rows.append(row)
+    prov = {
+        "apopsim_version": apopsim.__version__,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "study_file": str(study._source) if study._source else None,
+        "study": study.model_dump(mode="json"),
+        "fast": fast, "n_animals": n_animals,
+        "layer_model": path,
+        "kill_table_source": table_source,
+        "kill_link_n_cells": {k: min(v.n_cells, 12) if fast else v.n_cells
+                              for k, v in study.kill_links.items()},
+        "tgi_definition": "100 * (1 - (V_T(end) - V_T(0)) / (V_C(end) - V_C(0))), median "
+                          "volumes of the layer's volume variable, end = dosing_end_day",
+        "timings_s": {"kill_tables": round(t_tables, 3),
+                      "total": round(time.perf_counter() - t0, 3)},
+    }
+    first = next(iter(tables.values()), None)
+    return StudyResult(study, pk_times, times_days, pk, hazard, volumes, typical_v, first,
+                       pd.DataFrame(rows), animals, end, kd, prov, values, tables)
+
+
+def _layer_model_path(study: Study) -> Path:
+    """The layer model file (see :func:`_layer_model`)."""
+    from apopsim.tissue.layers import tissue_model_path
+
+    assert study.layer is not None
+    name = study.layer.model
+    if study._base_dir is not None and (study._base_dir / name).is_file():
+        name = str(study._base_dir / name)
+    return tissue_model_path(name).resolve()
+
+
 def write_study_report(result: StudyResult, outdir: str | os.PathLike[str], *,
                        plots: bool = True, overwrite: bool = False) -> Path:
     """Write ``summary.csv`` (one row per arm), ``volumes.csv``, ``pk.csv``,
@@ -532,7 +893,13 @@ def write_study_report(result: StudyResult, outdir: str | os.PathLike[str], *,
         result.summary.to_csv(tmp / "summary.csv", index=False)
         result.volumes().to_csv(tmp / "volumes.csv", index=False)
         result.pk_frame().to_csv(tmp / "pk.csv", index=False)
-        result.kill_table.to_frame().to_csv(tmp / "kill_table.csv", index=False)
+        if result.kill_tables:  # layer study: one table per named kill link
+            for name, table in result.kill_tables.items():
+                table.to_frame().to_csv(tmp / f"kill_table_{name}.csv", index=False)
+        elif result.kill_table is not None:
+            result.kill_table.to_frame().to_csv(tmp / "kill_table.csv", index=False)
+        if result.layer_values:
+            result.layer_frame().to_csv(tmp / "layer.csv", index=False)
         result.animals.to_csv(tmp / "animals.csv", index=False)
         if result.study.expect:
             result.checks().to_csv(tmp / "check.csv", index=False)
