@@ -757,9 +757,11 @@ def measure(result: CultureResult, m: Any) -> float:
 
 def check_culture(result: CultureResult) -> list[Any]:
     """The study's ``expect:`` verdicts: one :class:`apopsim.check.Outcome` per entry."""
+    from apopsim.check import Outcome
+
     s = result.spec
     return evaluate(s.expect, s.name, str(s._source) if s._source else "",
-                    functools.partial(measure, result), CultureCompare,
+                    functools.partial(measure, result), CultureCompare, Outcome,
                     detail=f"{result.provenance.get('founders_per_well')} founders per well")
 
 

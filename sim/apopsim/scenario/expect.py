@@ -243,14 +243,13 @@ def fmt_value(x: float) -> str:
 
 
 def evaluate(expect: list, name: str, source: str, measure: Any, compare_type: type,
-             detail: str = "") -> list:
-    """One :class:`apopsim.check.Outcome` per entry of ``expect`` (a study's or culture's
+             outcome: type, detail: str = "") -> list:
+    """One ``outcome`` (:class:`apopsim.check.Outcome`, passed in: this module is imported by
+    the scenario schema, below the check) per entry of ``expect`` (a study's or culture's
     ``expect:`` list): ``not_modelled`` always fails; a ``compare_type`` entry compares
     ``measure(left)`` with each ``measure(right)`` (:func:`compare_worst`); any other entry is
     ``measure(entry)`` against its own assertion (``holds``). ``name`` and ``source`` (file)
     label the rows; ``detail`` goes into every row."""
-    from apopsim.check import Outcome
-
     out = []
     for i, e in enumerate(expect):
         if isinstance(e, NotModelledExpectation):
@@ -265,7 +264,7 @@ def evaluate(expect: list, name: str, source: str, measure: Any, compare_type: t
             value = measure(e)
             text, expected = fmt_value(value), e.expected_text(e.tolerance)
             ok = e.holds(value, e.tolerance)
-        out.append(Outcome(
+        out.append(outcome(
             study=e.study_label(name), scenario=name, file=source, index=i, kind=e.kind,
             role=e.role, claim=e.claim, source=e.source, measured=value, measured_text=text,
             expected=expected, status="pass" if ok else "fail",

@@ -130,6 +130,8 @@ def measure(result: StudyResult, m: ArmMeasure) -> float:
 def check_study(result: StudyResult) -> list[Outcome]:
     """Evaluate the study's ``expect:`` entries on its result: one
     :class:`apopsim.check.Outcome` per entry (``status`` ``pass`` or ``fail``)."""
+    from apopsim.check import Outcome
+
     s = result.study
     return evaluate(s.expect, s.name, str(s._source) if s._source else "",
-                    functools.partial(measure, result), InVivoCompare)
+                    functools.partial(measure, result), InVivoCompare, Outcome)
