@@ -69,12 +69,11 @@ from pydantic import (
     Field,
     NonNegativeFloat,
     PositiveFloat,
-    ValidationError,
     model_validator,
 )
 
 from apopsim.culture import Culture, CultureOptions, grow_culture
-from apopsim.errors import ApopsimError, ScenarioError
+from apopsim.errors import ApopsimError
 from apopsim.scenario.expect import (
     Doses,
     NotModelledExpectation,
@@ -331,28 +330,11 @@ def load_culture(source: str | os.PathLike[str] | dict[str, Any] | CultureStudy
 
     Raises :class:`~apopsim.errors.ScenarioError` naming ``file:line field`` per problem.
     """
-    from apopsim.scenario.checks import _pydantic_problems, _summarise
-    from apopsim.scenario.yaml_io import _read_yaml, located
+    from apopsim.scenario.checks import read_validated
 
     if isinstance(source, CultureStudy):
         return source
-    if isinstance(source, dict):
-        data, lines, where, src = source, {}, "<culture>", None
-    else:
-        path = Path(source)
-        where = str(path)
-        if not path.is_file():
-            raise ScenarioError(f"{where}: no such culture file", [(where, "no such file")])
-        data, lines = _read_yaml(path, where)
-        src = path.resolve()
-    if not isinstance(data, dict):
-        msg = "expected a mapping of culture study fields at the top level"
-        raise ScenarioError(f"{where}: {msg}", [(where, msg)])
-    try:
-        spec = CultureStudy.model_validate(data)
-    except ValidationError as exc:
-        problems = [(located(where, lines, loc), msg) for loc, msg in _pydantic_problems(exc)]
-        raise ScenarioError(_summarise(problems, "culture"), problems) from None
+    spec, _, _, src = read_validated(source, CultureStudy, "culture")
     spec._source = src
     return spec
 

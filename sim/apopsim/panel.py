@@ -32,14 +32,14 @@ from typing import Annotated, Any, Literal
 
 import numpy as np
 import pandas as pd
-from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PositiveFloat, model_validator
 
 from apopsim.engine import (
     SolverOptions,
     integrate_segments,
     integrator_for,
 )
-from apopsim.errors import ApopsimError, ScenarioError
+from apopsim.errors import ApopsimError
 from apopsim.margins import UntreatedCell, log_bisect
 from apopsim.scenario.expect import _Assertion, _Claim
 
@@ -158,19 +158,9 @@ class PanelSpec(BaseModel):
     @classmethod
     def from_yaml(cls, path: str | os.PathLike[str]) -> PanelSpec:
         """Read a panel file safely; errors name the file, line and field."""
-        from apopsim.scenario.checks import _pydantic_problems, _summarise
-        from apopsim.scenario.yaml_io import _read_yaml, located
+        from apopsim.scenario.checks import read_validated
 
-        where = str(path)
-        data, lines = _read_yaml(Path(path), where)
-        if not isinstance(data, dict):
-            raise ScenarioError(f"{where}: expected a mapping of panel fields",
-                                [(where, "expected a mapping")])
-        try:
-            return cls.model_validate(data)
-        except ValidationError as exc:
-            problems = [(located(where, lines, loc), msg) for loc, msg in _pydantic_problems(exc)]
-            raise ScenarioError(_summarise(problems, "panel"), problems) from None
+        return read_validated(path, cls, "panel")[0]
 
 
 def sample_lines(base: Mapping[str, float], fold_ranges: Mapping[str, Sequence[float]],

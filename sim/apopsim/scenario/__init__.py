@@ -12,13 +12,10 @@ from __future__ import annotations
 
 import os
 import warnings
-from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
 from apopsim.errors import ApopsimWarning, ScenarioError
-from apopsim.scenario.checks import _pydantic_problems, _summarise, check_against_model
+from apopsim.scenario.checks import _summarise, check_against_model, read_validated
 from apopsim.scenario.limits import (
     MAX_CONDITIONS,
     MAX_OUTPUT_TIMES,
@@ -48,7 +45,7 @@ from apopsim.scenario.schema import (
     log_doses,
     scenario_json_schema,
 )
-from apopsim.scenario.yaml_io import _read_yaml, located
+from apopsim.scenario.yaml_io import located
 
 __all__ = [
     "MAX_CONDITIONS",
@@ -105,35 +102,16 @@ def load_scenario(
     ScenarioError
         With one ``(location, message)`` per problem; locations read ``file:line field.path``.
     """
-    if isinstance(source, dict):
-        data, lines, where, base = source, {}, "<scenario>", None
-    else:
-        path = Path(source)
-        where = str(path)
-        if not path.is_file():
-            raise ScenarioError(f"{where}: no such scenario file", [(where, "no such file")])
-        base = path.resolve().parent
-        data, lines = _read_yaml(path, where)
-    if not isinstance(data, dict):
-        msg = "expected a mapping of scenario fields at the top level"
-        raise ScenarioError(f"{where}: {msg}", [(where, msg)])
+    scenario, where, lines, path = read_validated(source, Scenario, "scenario")
 
     def at(loc: tuple) -> str:
         return located(where, lines, loc)
 
-    try:
-        scenario = Scenario.model_validate(data)
-    except ValidationError as exc:
-        problems = [(at(loc), msg) for loc, msg in _pydantic_problems(exc)]
-        raise ScenarioError(_summarise(problems), problems) from None
-    except RecursionError:  # a dict source nested or linked beyond reason
-        msg = "scenario nested too deeply"
-        raise ScenarioError(f"{where}: {msg}", [(where, msg)]) from None
     problems = [(at(loc), msg) for loc, msg in check_work(scenario)]
     if problems:
         raise ScenarioError(_summarise(problems), problems)
-    scenario._base_dir = base
-    scenario._source = None if base is None else Path(source).resolve()  # type: ignore[arg-type]
+    scenario._base_dir = None if path is None else path.parent
+    scenario._source = path
     if check_model:
         problems = check_against_model(scenario, lines, where)
         if problems:

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import functools
+import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
-from apopsim.errors import ModelError
+from apopsim.errors import ModelError, ScenarioError
 from apopsim.scenario.schema import Scenario
-from apopsim.scenario.yaml_io import located
+from apopsim.scenario.yaml_io import _read_yaml, located
 
 if TYPE_CHECKING:
     from apopsim.model import Model
@@ -66,6 +67,41 @@ def _summarise(problems: list[tuple[str, str]], what: str = "scenario") -> str:
     n = len(problems)
     head = f"invalid {what}: {n} problem{'s' if n > 1 else ''}"
     return head + "".join(f"\n  {loc}: {msg}" for loc, msg in problems)
+
+
+_M = TypeVar("_M", bound=BaseModel)
+
+
+def read_validated(source: str | os.PathLike[str] | dict, cls: type[_M], what: str
+                   ) -> tuple[_M, str, dict, Path | None]:
+    """Read a YAML file (or take an already parsed dict) and validate it as ``cls``: the one
+    loading path of scenario, study, culture and panel files (``what`` names the kind).
+
+    Returns ``(object, where, lines, path)``: ``where`` and ``lines`` locate further problems
+    (:func:`apopsim.scenario.yaml_io.located`), ``path`` is the resolved file (None for a
+    dict). Raises :class:`~apopsim.errors.ScenarioError` for a missing file, a top level that
+    is not a mapping, and every schema problem (``file:line field``)."""
+    if isinstance(source, dict):
+        data, lines, where, path = source, {}, f"<{what}>", None
+    else:
+        path = Path(source)
+        where = str(path)
+        if not path.is_file():
+            raise ScenarioError(f"{where}: no such {what} file", [(where, "no such file")])
+        data, lines = _read_yaml(path, where)
+        path = path.resolve()
+    if not isinstance(data, dict):
+        msg = f"expected a mapping of {what} fields at the top level"
+        raise ScenarioError(f"{where}: {msg}", [(where, msg)])
+    try:
+        obj = cls.model_validate(data)
+    except ValidationError as exc:
+        problems = [(located(where, lines, loc), msg) for loc, msg in _pydantic_problems(exc)]
+        raise ScenarioError(_summarise(problems, what), problems) from None
+    except RecursionError:  # a dict source nested or linked beyond reason
+        msg = f"{what} nested too deeply"
+        raise ScenarioError(f"{where}: {msg}", [(where, msg)]) from None
+    return obj, where, lines, path
 
 
 @functools.lru_cache(maxsize=16)

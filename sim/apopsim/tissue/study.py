@@ -61,7 +61,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from apopsim.errors import ScenarioError
 from apopsim.tissue.expect import InVivoExpectation, expectation_problems
@@ -263,29 +263,13 @@ def load_study(source: str | os.PathLike[str] | dict[str, Any] | Study) -> Study
 
     Raises :class:`~apopsim.errors.ScenarioError` naming ``file:line field`` per problem.
     """
-    from apopsim.scenario.checks import _pydantic_problems, _summarise
-    from apopsim.scenario.yaml_io import _read_yaml, located
+    from apopsim.scenario.checks import _summarise, read_validated
+    from apopsim.scenario.yaml_io import located
 
     if isinstance(source, Study):
         return source
-    if isinstance(source, dict):
-        data, lines, where, base, src = source, {}, "<study>", None, None
-    else:
-        path = Path(source)
-        where = str(path)
-        if not path.is_file():
-            raise ScenarioError(f"{where}: no such study file", [(where, "no such file")])
-        data, lines = _read_yaml(path, where)
-        base, src = path.resolve().parent, path.resolve()
-    if not isinstance(data, dict):
-        msg = "expected a mapping of study fields at the top level"
-        raise ScenarioError(f"{where}: {msg}", [(where, msg)])
-    try:
-        study = Study.model_validate(data)
-    except ValidationError as exc:
-        problems = [(located(where, lines, loc), msg) for loc, msg in _pydantic_problems(exc)]
-        raise ScenarioError(_summarise(problems, "study"), problems) from None
-    study._base_dir = base
+    study, where, lines, src = read_validated(source, Study, "study")
+    study._base_dir = None if src is None else src.parent
     study._source = src
     try:
         variables = layer_variables(study)
@@ -515,6 +499,49 @@ def study_kill_table(study: Study, *, fast: bool = False, cache: bool = True,
     return table, "computed"
 
 
+def _arm_rows(study: Study, times_days: np.ndarray, end: float, volumes: dict,
+              typical_v: dict, hazard: dict, pk: dict, pk_times: np.ndarray, n_animals: int,
+              extra: Any = None) -> list[dict]:
+    """One summary row per arm (volumes in mm³, TGI %, regrowth in days, kill hazard per day,
+    free drug in nM), shared by xenograft and layer studies; ``extra(arm)`` adds columns
+    before the drug columns."""
+    from apopsim.tissue.xenograft import HOURS_PER_DAY, regrowth_days, tgi_percent
+
+    i_end = int(np.argmin(np.abs(times_days - min(end, times_days[-1]))))
+    veh = study.vehicle
+    med = {a: np.median(v, axis=0) for a, v in volumes.items()}
+    in_dosing = pk_times <= end * HOURS_PER_DAY
+    rows = []
+    for arm in study.arms:
+        a = arm.name
+        regrow = [regrowth_days(times_days, vi, end) for vi in volumes[a]]
+        row = {
+            "arm": a,
+            "drugs": " + ".join(r.drug for r in arm.regimens) or "vehicle",
+            "n_animals": n_animals,
+            "median_volume_day0_mm3": float(med[a][0]),
+            "median_volume_end_of_dosing_mm3": float(med[a][i_end]),
+            "median_volume_last_day_mm3": float(med[a][-1]),
+            "dosing_end_day": end,
+            "tgi_percent": tgi_percent(med[a][0], med[a][i_end], med[veh][0], med[veh][i_end]),
+            "tgi_percent_typical_animal": tgi_percent(
+                typical_v[a][0], typical_v[a][i_end], typical_v[veh][0], typical_v[veh][i_end]),
+            # animals not regrown by the end of follow-up count as infinitely late
+            "median_regrowth_days_after_dosing": float(np.median(
+                np.where(np.isnan(regrow), np.inf, regrow))),
+            "n_regrown": int(np.sum(np.isfinite(regrow))),
+            "mean_kill_hazard_per_day_during_dosing": float(
+                np.mean(hazard[a][in_dosing]) * HOURS_PER_DAY),
+        }
+        if extra is not None:
+            row.update(extra(a))
+        for drug, prof in pk[a].items():
+            row[f"{drug}_free_cmax_nM"] = float(prof.free_nM.max())
+            row[f"{drug}_free_mean_nM_during_dosing"] = float(np.mean(prof.free_nM[in_dosing]))
+        rows.append(row)
+    return rows
+
+
 def run_study(source: str | os.PathLike[str] | dict[str, Any] | Study, *,
               kill_table: Any = None, fast: bool | None = None, cache: bool = True,
               progress: bool | None = False) -> StudyResult:
@@ -538,9 +565,7 @@ def run_study(source: str | os.PathLike[str] | dict[str, Any] | Study, *,
     from apopsim.tissue import pk as pkmod
     from apopsim.tissue.xenograft import (
         HOURS_PER_DAY,
-        regrowth_days,
         simulate_tumours,
-        tgi_percent,
         tumour_defaults,
     )
 
@@ -627,38 +652,7 @@ def run_study(source: str | os.PathLike[str] | dict[str, Any] | Study, *,
         typical_v[arm.name] = curves[0].volume_mm3
         volumes[arm.name] = np.array([c.volume_mm3 for c in curves[1:]])
     timings["tumour"] = time.perf_counter() - t0 - timings["kill_table"] - timings["pk"]
-    # summary
-    i_end = int(np.argmin(np.abs(times_days - min(end, times_days[-1]))))
-    veh = study.vehicle
-    med = {a: np.median(v, axis=0) for a, v in volumes.items()}
-    rows = []
-    for arm in study.arms:
-        a = arm.name
-        v = volumes[a]
-        regrow = [regrowth_days(times_days, vi, end) for vi in v]
-        in_dosing = pk_times <= end * HOURS_PER_DAY
-        row = {
-            "arm": a,
-            "drugs": " + ".join(r.drug for r in arm.regimens) or "vehicle",
-            "n_animals": n_animals,
-            "median_volume_day0_mm3": float(med[a][0]),
-            "median_volume_end_of_dosing_mm3": float(med[a][i_end]),
-            "median_volume_last_day_mm3": float(med[a][-1]),
-            "dosing_end_day": end,
-            "tgi_percent": tgi_percent(med[a][0], med[a][i_end], med[veh][0], med[veh][i_end]),
-            "tgi_percent_typical_animal": tgi_percent(
-                typical_v[a][0], typical_v[a][i_end], typical_v[veh][0], typical_v[veh][i_end]),
-            # animals not regrown by the end of follow-up count as infinitely late
-            "median_regrowth_days_after_dosing": float(np.median(
-                np.where(np.isnan(regrow), np.inf, regrow))),
-            "n_regrown": int(np.sum(np.isfinite(regrow))),
-            "mean_kill_hazard_per_day_during_dosing": float(
-                np.mean(hazard[a][in_dosing]) * HOURS_PER_DAY),
-        }
-        for drug, prof in pk[a].items():
-            row[f"{drug}_free_cmax_nM"] = float(prof.free_nM.max())
-            row[f"{drug}_free_mean_nM_during_dosing"] = float(np.mean(prof.free_nM[in_dosing]))
-        rows.append(row)
+    rows = _arm_rows(study, times_days, end, volumes, typical_v, hazard, pk, pk_times, n_animals)
     summary = pd.DataFrame(rows)
     import apopsim
 
@@ -741,7 +735,7 @@ def _run_layer_study(study: Study, kill_table: Any, *, fast: bool, cache: bool,
     import apopsim
     from apopsim.tissue import pk as pkmod
     from apopsim.tissue.layers import run_tissue_model
-    from apopsim.tissue.xenograft import HOURS_PER_DAY, regrowth_days, tgi_percent
+    from apopsim.tissue.xenograft import HOURS_PER_DAY
 
     assert study.layer is not None
     layer = study.layer
@@ -817,37 +811,10 @@ def _run_layer_study(study: Study, kill_table: Any, *, fast: bool, cache: bool,
         values[arm.name] = {c: np.array([f[c].to_numpy() for f in frames[1:]])
                             for c in frames[0].columns}
     end = study.dosing_end_day()
-    i_end = int(np.argmin(np.abs(times_days - min(end, times_days[-1]))))
-    veh = study.vehicle
-    med = {a: np.median(v, axis=0) for a, v in volumes.items()}
-    rows = []
-    in_dosing = pk_times <= end * HOURS_PER_DAY
-    for arm in study.arms:
-        a = arm.name
-        regrow = [regrowth_days(times_days, vi, end) for vi in volumes[a]]
-        row = {
-            "arm": a, "drugs": " + ".join(r.drug for r in arm.regimens) or "vehicle",
-            "n_animals": n_animals,
-            "median_volume_day0_mm3": float(med[a][0]),
-            "median_volume_end_of_dosing_mm3": float(med[a][i_end]),
-            "median_volume_last_day_mm3": float(med[a][-1]),
-            "dosing_end_day": end,
-            "tgi_percent": tgi_percent(med[a][0], med[a][i_end], med[veh][0], med[veh][i_end]),
-            "tgi_percent_typical_animal": tgi_percent(
-                typical_v[a][0], typical_v[a][i_end], typical_v[veh][0], typical_v[veh][i_end]),
-            "median_regrowth_days_after_dosing": float(np.median(
-                np.where(np.isnan(regrow), np.inf, regrow))),
-            "n_regrown": int(np.sum(np.isfinite(regrow))),
-            "mean_kill_hazard_per_day_during_dosing": float(
-                np.mean(hazard[a][in_dosing]) * HOURS_PER_DAY),
-        }
-        for k in layer.inputs:
-            row[f"{k}_mean_during_dosing"] = float(np.mean(
-                np.median(values[a][k], axis=0)[times_days <= end]))
-        for drug, prof in pk[a].items():
-            row[f"{drug}_free_cmax_nM"] = float(prof.free_nM.max())
-            row[f"{drug}_free_mean_nM_during_dosing"] = float(np.mean(prof.free_nM[in_dosing]))
-        rows.append(row)
+    rows = _arm_rows(study, times_days, end, volumes, typical_v, hazard, pk, pk_times, n_animals,
+                     extra=lambda a: {f"{k}_mean_during_dosing": float(np.mean(
+                         np.median(values[a][k], axis=0)[times_days <= end]))
+                         for k in layer.inputs})
     prov = {
         "apopsim_version": apopsim.__version__,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
