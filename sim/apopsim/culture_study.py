@@ -79,6 +79,7 @@ from apopsim.scenario.expect import (
     NotModelledExpectation,
     _Assertion,
     _Claim,
+    _CompareLayer,
     evaluate,
 )
 from apopsim.scenario.schema import DeathRule, DoseList, Parameter, Solver
@@ -213,7 +214,7 @@ class CultureSynergy(_Claim, SynergyWellMeasure, _Assertion):
     kind: Literal["synergy"]
 
 
-class CultureCompare(_Claim):
+class CultureCompare(_CompareLayer):
     """``kind: compare`` -- ``left`` against each of ``right`` (worst case reported):
     ``op '>'`` passes if ``left - right > margin`` for every right (``scale: ratio``:
     ``left / right > margin``)."""
@@ -221,16 +222,6 @@ class CultureCompare(_Claim):
     kind: Literal["compare"]
     left: CultureMeasure
     right: Annotated[list[CultureMeasure], Field(min_length=1)]
-    op: Literal[">", "<"] = ">"
-    margin: float = Field(0.0, allow_inf_nan=False)
-    scale: Literal["difference", "ratio"] = "difference"
-
-    def expected_text(self) -> str:
-        """E.g. ``left - right > 5``."""
-        what = "left - right" if self.scale == "difference" else "left / right"
-        target = -self.margin if (self.scale == "difference" and self.op == "<") else self.margin
-        return f"{what} {self.op} {target:.4g}" + (
-            f" (tol {self.tolerance:.3g})" if self.tolerance else "")
 
 
 CultureExpectation = Annotated[CultureReadout | CultureSynergy | CultureCompare

@@ -194,6 +194,23 @@ class _Claim(_Strict):
         return m.group(1) if m else scenario_name
 
 
+class _CompareLayer(_Claim):
+    """The ``compare`` fields shared by the in-vivo and culture kinds (their ``left``/``right``
+    measures differ): ``op '>'`` passes if ``left - right > margin`` for every right
+    (``scale: ratio``: ``left / right > margin``); the worst case is reported."""
+
+    op: Literal[">", "<"] = ">"
+    margin: float = Field(0.0, allow_inf_nan=False)
+    scale: Literal["difference", "ratio"] = "difference"
+
+    def expected_text(self) -> str:
+        """E.g. ``left - right > 10``."""
+        what = "left - right" if self.scale == "difference" else "left / right"
+        target = -self.margin if (self.scale == "difference" and self.op == "<") else self.margin
+        return f"{what} {self.op} {target:.4g}" + (
+            f" (tol {self.tolerance:.3g})" if self.tolerance else "")
+
+
 class _Assertion(BaseModel):
     op: Op = Field(description="'>', '>=', '<', '<=', 'between' (value [lo, hi]) or 'approx' "
                    "(|measured - value| <= tolerance).")

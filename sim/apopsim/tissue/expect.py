@@ -27,7 +27,13 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, Union
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from apopsim.scenario.expect import NotModelledExpectation, _Assertion, _Claim, evaluate
+from apopsim.scenario.expect import (
+    NotModelledExpectation,
+    _Assertion,
+    _Claim,
+    _CompareLayer,
+    evaluate,
+)
 
 if TYPE_CHECKING:
     from apopsim.check import Outcome
@@ -58,22 +64,12 @@ class InVivoReadout(_Claim, ArmMeasure, _Assertion):
     kind: Literal["readout"]
 
 
-class InVivoCompare(_Claim):
+class InVivoCompare(_CompareLayer):
     """``kind: compare`` -- ``left`` against each measure in ``right`` (worst case reported)."""
 
     kind: Literal["compare"]
     left: ArmMeasure
     right: Annotated[list[ArmMeasure], Field(min_length=1)]
-    op: Literal[">", "<"] = ">"
-    margin: float = Field(0.0, allow_inf_nan=False)
-    scale: Literal["difference", "ratio"] = "difference"
-
-    def expected_text(self) -> str:
-        """E.g. ``left - right > 10``."""
-        what = "left - right" if self.scale == "difference" else "left / right"
-        target = -self.margin if (self.scale == "difference" and self.op == "<") else self.margin
-        return f"{what} {self.op} {target:.4g}" + (
-            f" (tol {self.tolerance:.3g})" if self.tolerance else "")
 
 
 InVivoExpectation = Annotated[Union[InVivoReadout, InVivoCompare,  # noqa: UP007
