@@ -46,6 +46,7 @@ from apopsim.population import (
     TreatTask,
     auto_executor,
     make_executor,
+    record_cell,
     run_chunks,
     run_preeq_task,
     run_treat_task,
@@ -138,16 +139,7 @@ def run_event_task(task: EventTask) -> TreatResult:
         except (SimulationError, ArithmeticError, ValueError) as exc:
             errors[cell] = str(exc) or type(exc).__name__
             continue
-        if task.event.crossed(tr[task.event.variable][0]):
-            fate[i] = Fate.DEAD_UNTREATED
-            continue
-        crossing = tr.meta["crossing_h"]
-        if np.isfinite(crossing):
-            fate[i], death[i] = Fate.DIED, crossing
-        else:
-            fate[i] = Fate.SURVIVED
-        for j, name in enumerate(task.readouts):
-            traces[i, j] = tr[name]
+        record_cell(tr, task.event, task.readouts, i, fate, death, traces)
     return TreatResult(task.condition, task.cells, fate, death, traces, errors)
 
 

@@ -57,6 +57,7 @@ from apopsim.population.tasks import (
     PreeqTask,
     TreatResult,
     TreatTask,
+    record_cell,
     run_preeq_task,
     run_treat_task,
 )
@@ -73,6 +74,7 @@ __all__ = [
     "SerialExecutor",
     "TreatResult",
     "TreatTask",
+    "record_cell",
     "Variation",
     "auto_executor",
     "exit_with_parent",

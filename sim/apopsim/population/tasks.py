@@ -4,7 +4,9 @@ under one condition; one :class:`Fate` per cell and condition."""
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -119,6 +121,23 @@ def run_preeq_task(task: PreeqTask) -> PreeqResult:
     return PreeqResult(task.cells, y0, errors)
 
 
+
+def record_cell(tr: Any, event: Any, readouts: Sequence[str], i: int, fate: np.ndarray,
+                death: np.ndarray, traces: np.ndarray) -> None:
+    """Fill row ``i`` of a block's results from cell ``i``'s treatment trajectory ``tr``: dead
+    untreated if the death rule ``event`` already holds at t = 0 (not a live cell: no traces),
+    else died at the located crossing (h) or survived, and its ``readouts`` traces."""
+    if event.crossed(tr[event.variable][0]):
+        fate[i] = Fate.DEAD_UNTREATED
+        return
+    crossing = tr.meta["crossing_h"]
+    if np.isfinite(crossing):
+        fate[i], death[i] = Fate.DIED, crossing
+    else:
+        fate[i] = Fate.SURVIVED
+    for j, name in enumerate(readouts):
+        traces[i, j] = tr[name]
+
 def run_treat_task(task: TreatTask) -> TreatResult:
     """Treat the cells of ``task`` together (:func:`~apopsim.engine.integrate_segments_many`:
     one batched solver call per schedule segment, cells in parallel threads on the numba
@@ -152,14 +171,5 @@ def run_treat_task(task: TreatTask) -> TreatResult:
             except SimulationError as exc:
                 errors[cell] = str(exc)
                 continue
-        if task.event.crossed(tr[task.event.variable][0]):  # dead untreated: not a live cell
-            fate[i] = Fate.DEAD_UNTREATED
-            continue
-        crossing = tr.meta["crossing_h"]
-        if np.isfinite(crossing):
-            fate[i], death[i] = Fate.DIED, crossing
-        else:
-            fate[i] = Fate.SURVIVED
-        for j, name in enumerate(task.readouts):
-            traces[i, j] = tr[name]
+        record_cell(tr, task.event, task.readouts, i, fate, death, traces)
     return TreatResult(task.condition, task.cells, fate, death, traces, errors, retried)
