@@ -28,13 +28,15 @@ def test_table_shape_and_band(margins: pd.DataFrame) -> None:
     assert math.isnan(row.loc["ksyn_MCL1", "fold_up"])
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "Since review 2.4 (complex-specific MCL-1 turnover with reciprocal MCL-1/BIM protection, "
-    "models/README.md) the MCL-1-dependent bcl2_core cell survives MCL-1 synthesis / 20 at steady "
-    "state (its margin was 0.14 before): chronic MCL-1 loss also unprotects and depletes the BIM "
-    "it held. MCL-1 knock-down kills MCL-1-dependent cells, so this is a model defect, left open "
-    "in issue 9"))
 def test_mcl1_loss_kills_the_mcl1_dependent_cell(margins: pd.DataFrame) -> None:
+    # MCL-1 knock-down / deletion kills MCL-1-dependent AML cells (Glaser et al. Genes Dev 2012;
+    # myeloma: Zhang et al. Blood 2002, MCL-1 antisense). The MCL-1-dependent cell dies at MCL-1
+    # synthesis x0.098 (steady state; dynamic knock-down from the untreated state: x0.1 kills at
+    # Td 8.25 h, x0.05 at 6.5 h, x0.2 survives 72 h; tests/models/test_bcl2_core.py). Since
+    # review 2.4 it survived /20: the BIM freed by MCL-1 loss was degraded (only MCL-1-bound BIM
+    # was protected); with BCL-2-bound BIM protected as well (fdeg_BIM_BCL2: unliganded BIM is
+    # the degraded form, Ewings et al. EMBO J 2007) it moves onto BCL-2 and the excess stays free
+    # (free BIM peaks x9.9 at MCL-1 synthesis /20).
     assert 1 / 20 < margins.set_index("parameter").loc["ksyn_MCL1", "fold_down"] < 0.67
 
 

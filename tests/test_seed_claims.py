@@ -260,10 +260,12 @@ def test_976_palbociclib_arrests_in_g1_and_builds_senescence(breast):
 
 
 @pytest.mark.xfail(strict=True, reason=(
-    "Lost with the issue-9 switch rework (models/README.md): palbociclib 100 + lisaftoclax 100 "
-    "nM kills 0.025 (Wilson 0.007-0.087) vs 0 / 0 alone at 72 h in the reduced run (was 0.42 vs "
-    "0.01 / 0.15, Bliss +0.26 in the full run): BCL-2 now also holds activated BAK and the "
-    "senescence-driven BIM rise stays within the switch's margin"))
+    "Lost with the issue-9 switch rework (models/README.md; was 0.42 vs 0.01 / 0.15, Bliss +0.26 "
+    "in the full run before it): 0.00 in every well at 72 and 144 h. Arrested cells accumulate "
+    "BCL-xL x1.9 (growth dilution lost) and BCL-xL alone holds BIM and activated BAK, even with "
+    "MCL-1 destabilised 8-fold; navitoclax does kill arrested cells (0.61 vs 0.05 alone, "
+    "scenarios/apg2575_palbociclib_erbreast_bclxl_dependence.yaml), as Shahbandi et al. Cell "
+    "Death Differ 2020 report for senescent breast cancer cells"))
 def test_976_lisaftoclax_turns_palbociclib_senescence_into_apoptosis(breast):
     res = combination(breast, "palbociclib", 100, "lisaftoclax", 100)
     assert_combination_beats_singles(*res)  # full run 0.42 vs 0.01 / 0.15, Bliss +0.26
@@ -365,9 +367,12 @@ def test_968_apg2449_lowers_mcl1_and_stem_cells_chemo_acts_through_mcl1_bim_p53(
     both = at(r, "MCL1_total", 24, apg2449=100, paclitaxel=10)
     assert both < at(r, "MCL1_total", 24, apg2449=100)  # paclitaxel: MCL-1 degradation
     assert at(r, "BIM_total", 24, paclitaxel=10) > 1.2 * at(r, "BIM_total", 0)
-    # carboplatin raises (mutant, stable) p53 but, p53 being transcriptionally dead, not PUMA
+    # carboplatin raises (mutant, stable) p53, which is transcriptionally dead; PUMA rises only
+    # through the p53-independent platinum route (modules/platinum.ant: adducts -> replication
+    # stress -> E2F1/p73, ATF3/ATF4; x2.07 at 24 h of 10 uM; before it, x1.00). The route's
+    # knock-out and replication dependence: tests/models/test_ovarian_chemo.py
     assert at(r, "p53", 24, carboplatin=10000) > 3 * at(r, "p53", 0)
-    assert abs(at(r, "PUMA_total", 24, carboplatin=10000) / at(r, "PUMA_total", 0) - 1) < 0.05
+    assert at(r, "PUMA_total", 24, carboplatin=10000) > 1.5 * at(r, "PUMA_total", 0)
 
 
 @pytest.mark.xfail(strict=True, reason=(

@@ -38,13 +38,15 @@ GROUPS = {
         "title": "Poster 976: lisaftoclax + palbociclib in ER+ breast cancer",
         "files": ["apg2575_palbociclib_erbreast.yaml",
                   "apg2575_palbociclib_erbreast_nodilution.yaml",
-                  "apg2575_palbociclib_erbreast_no_rb_effect.yaml"],
+                  "apg2575_palbociclib_erbreast_no_rb_effect.yaml",
+                  "apg2575_palbociclib_erbreast_bclxl_dependence.yaml"],
         "hinge": "ksyn_BCL2", "hinge_text": "BCL-2 synthesis (arrested cells accumulate BCL-2)",
     },
     "study_1924_apg1387_ctb006": {
         "title": "Poster 1924: APG-1387 (IAP antagonist) + CTB-006 (DR5 agonist) in solid "
                  "tumours",
         "files": ["apg1387_ctb006_resistant.yaml", "apg1387_ctb006_resistant_c8ko.yaml",
+                  "apg1387_ctb006_cflip.yaml", "apg1387_ctb006_cflip_c8ko.yaml",
                   "apg1387_ctb006_solid.yaml", "apg1387_ctb006_tnf_loop.yaml"],
         "hinge": "ksyn_XIAP", "hinge_text": "XIAP synthesis (XIAP decides type I vs type II "
                  "death-receptor signalling)",

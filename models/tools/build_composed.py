@@ -29,9 +29,15 @@ F = ("S", "flt3_stat5_signalling", "modules/flt3_stat5.ant")
 B = ("S", "bcr_abl_allosteric", "modules/bcr_abl_allosteric.ant")
 C = ("S", "cdk46_signalling", "modules/signalling.ant")
 K = ("S", "fak_chemo", "modules/signalling.ant")
+D = ("D", "platinum_damage", "modules/platinum.ant")
 CDK46_PROTEOLYSIS = [
     "kdeg_BCL2 = 0.01155;  // 1/h; proteolysis alone, half-life 60 h (the long end of 27-60 h, Cloete et al. npj Syst Biol Appl 2023; taken as dilution-free: assumption); cdk46_signalling adds growth dilution",
     "kdeg_BCLXL = 0.01155;  // 1/h; as kdeg_BCL2 (Cloete et al. 2023; assumption as above)",
+]
+PLATINUM_AFTER_P53 = [
+    "// PUMA / NOXA transcription: p53 route (P) plus the p53-independent platinum route (D)",
+    "D.PUMA_tx_p53 is P.PUMA_tx;",
+    "D.NOXA_tx_p53 is P.NOXA_tx;",
 ]
 NO_LUMPED_FEEDBACK = ["kfb_C3 = 0;  // replaced by the explicit caspase-6/-8 loop of extrinsic.ant"]
 
@@ -65,9 +71,12 @@ COMPOSED = {
         Rb effect (assumption), caspase-7 (palbociclib + lisaftoclax, poster 976). Units: nM (compartment cell = 1),
         hours. kdeg_BCL2 / kdeg_BCLXL are proteolysis alone here: cdk46_signalling adds the dilution.""",
                      CDK46_PROTEOLYSIS),
-    "ovarian_chemo": ([I, T, P, K], """
+    "ovarian_chemo": ([I, T, P, K, D], """
         ovarian_chemo: intrinsic + translation + p53-MDM2 (carboplatin damage) + FAK / paclitaxel
-        (APG-2449 + chemotherapy, poster 968). Units: nM (compartment cell = 1), hours.""", []),
+        + platinum_damage (p53-independent carboplatin route: Pt-DNA adducts -> replication stress in
+        cycling cells -> ATF3/ATF4, E2F1/p73 -> NOXA, PUMA; modules/platinum.ant)
+        (APG-2449 + chemotherapy, poster 968). Units: nM (compartment cell = 1), hours.""",
+                      PLATINUM_AFTER_P53, {"PUMA_tx": "D", "NOXA_tx": "D"}),
     "intrinsic_extrinsic_p53": ([I, T, X, P, N], """
         intrinsic_extrinsic_p53: intrinsic + translation + extrinsic + p53-MDM2 + tnf_nfkb (full apoptosis network).
         Units: nM (compartment cell = 1), hours.""", NO_LUMPED_FEEDBACK),
@@ -86,7 +95,10 @@ def symbols(file: str, module: str) -> tuple[list[str], set[str]]:
     return ids, {r.getVariable() for r in model.getListOfRules()}
 
 
-def compose(name: str, parts, header: str, overrides=()) -> None:
+def compose(name: str, parts, header: str, overrides=(), prefer=None) -> None:
+    """Write models/<name>.ant. `prefer` maps a merged name to the instance whose definition wins
+    (over the assignment-rule / first-listed default), for a module that wraps another's output."""
+    prefer = prefer or {}
     syms, rules = {}, {}
     for inst, mod, f in parts:
         syms[inst], rules[inst] = symbols(f, mod)
@@ -102,8 +114,9 @@ def compose(name: str, parts, header: str, overrides=()) -> None:
     lines += [f"  {inst}: {mod}();" for inst, mod, _ in parts]
     for n in dict.fromkeys(n for inst, _, _ in parts for n in syms[inst]):
         owners = [inst for inst, _, _ in parts if n in syms[inst]]
-        win = next((i for i in owners if n in rules[i]), owners[0])
-        lines += [f"  {o}.{n} is {win}.{n};" for o in owners if o != win]
+        win = prefer.get(n) or next((i for i in owners if n in rules[i]), owners[0])
+        wrapped = {o for o in owners if n in prefer and n in rules[o]}  # read by the winner instead
+        lines += [f"  {o}.{n} is {win}.{n};" for o in owners if o != win and o not in wrapped]
         lines.append(f"  {n} is {win}.{n};")
     if overrides:
         lines.append("  // composed-model overrides")
@@ -114,5 +127,5 @@ def compose(name: str, parts, header: str, overrides=()) -> None:
 
 
 if __name__ == "__main__":
-    for model_name, (model_parts, text, extra) in COMPOSED.items():
-        compose(model_name, model_parts, text, extra)
+    for model_name, (model_parts, text, extra, *prefer) in COMPOSED.items():
+        compose(model_name, model_parts, text, extra, *prefer)

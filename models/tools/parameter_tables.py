@@ -28,7 +28,7 @@ OUT = MODELS / "PARAMETERS.md"
 SOURCES = ("modules/intrinsic.ant", "modules/extrinsic.ant", "modules/tnf_nfkb.ant",
            "modules/signalling.ant",
            "modules/flt3_stat5.ant", "modules/bcr_abl_allosteric.ant",
-           "modules/translation.ant", "p53.ant", "bcl2_core.ant")
+           "modules/translation.ant", "modules/platinum.ant", "p53.ant", "bcl2_core.ant")
 
 _ASSIGN = re.compile(r"^\s*([A-Za-z_]\w*)\s*=\s*([^;]+);\s*//\s*(.*)$")
 _CITED = re.compile(r"et al|\b(19|20)\d\d\b|PMC\d|PMID|doi|EARM|Albeck|BioModels|"

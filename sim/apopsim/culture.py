@@ -12,17 +12,21 @@ integrated in one batched call, so the cost follows the number of cells alive):
   daughters (``molecules_per_nM``; 1 nM = 1000 molecules in a 1.66 pL cell, the EARM
   convention), and each daughter keeps the mother's concentration up to that partition noise.
 - **Slow noise in synthesis.** Every rate matching ``vary`` (default ``ksyn_*``, nM/h) is
-  multiplied by ``exp(sigma z - sigma^2 / 2)`` where ``z`` is an Ornstein-Uhlenbeck process
+  multiplied by ``exp(sigma z - sigma^2 / 2)`` (``sigma`` per rate, so that the protein it
+  makes has the stationary CV ``noise_cv``) where ``z`` is an Ornstein-Uhlenbeck process
   (unit variance, correlation time ``noise_tau_h``), updated exactly at each window and held
   within it. A ``shared_fraction`` of its variance is common to all of a cell's rates (one
   extrinsic factor), the rest private to each rate. Daughters inherit the mother's ``z``, so
-  sisters start alike and drift apart (Spencer et al., Nature 2009).
+  sisters start alike and drift apart (Spencer et al., Nature 2009). No variation is static:
+  founders are drawn from the stationary state of this drift (``burnin_h``), so a protein's
+  deviation lives as long as the protein and its synthesis noise remember it.
 - **Death** is the scenarios' rule (death variable crossing its threshold, located inside the
   window); a dead cell stays in the well as a dead cell (no clearance) and stops.
 
-Founders are pre-equilibrated with their own noise values, given random cycle ages (an
-asynchronous culture), and grown untreated for ``warmup_h`` hours before treatment so that
-their states carry division and drift history. Time 0 of every output is treatment start.
+Founders are pre-equilibrated with their own noise values, drift untreated for ``burnin_h``
+hours less the warm-up (no division), are given random cycle ages (an asynchronous culture),
+and grow untreated for ``warmup_h`` hours before treatment, so that their states carry
+division and drift history. Time 0 of every output is treatment start.
 
 Wells of one seed share founders, warm-up and random streams (synthesis noise, cycle times and
 partition each draw from their own stream), so a dose that changes no cell's fate leaves the
@@ -68,12 +72,34 @@ class CultureOptions:
         Coefficient of variation of intermitotic times (about 0.15-0.25 in live imaging of
         cancer lines; assumption 0.15).
     noise_cv
-        Stationary CV of each synthesis multiplier (Spencer et al. 2009: protein CV 0.2-0.3).
+        Stationary CV of each varied rate's protein (``noise_of="protein"``, default; Spencer
+        et al. 2009: protein CV 0.2-0.3; Sigal et al. 2006: SD 15-30 % of the mean) or of the
+        synthesis multiplier itself (``"synthesis"``).
+    noise_of
+        ``"protein"``: a protein made at rate ``ksyn`` and turned over at rate k averages its
+        synthesis noise over about 1/k hours, so its log-variance is the multiplier's times
+        ``k / (k + 1 / noise_tau_h)``; each rate's multiplier is widened by the inverse,
+        with k measured from the untreated cell's step response
+        (``_Setup.turnover_per_h``): short-lived proteins (MCL-1, BIM, c-FLIP) keep about
+        ``noise_cv``, the 27 h ones need a multiplier CV of about 0.6. ``"synthesis"``:
+        ``noise_cv`` is the multiplier's CV (the stable proteins then vary only about 0.1).
     noise_tau_h
-        Correlation time of the synthesis noise (h); Sigal et al. 2006 (Nature 444:643) measured
-        protein-level memory of one to a few cell cycles; the default 10 h is an assumption.
+        Correlation time of the synthesis noise (h). The multiplier stands for a gene's mRNA
+        level, which fluctuates on the mRNA lifetime: median mRNA half-life 7.1 h in mouse ES
+        cells (Sharova et al. DNA Res 2009;16:45), 9 h in NIH3T3 (Schwanhausser et al. Nature
+        2011;473:337), so lifetime 10-13 h; default 10 h. The protein levels' own memory is
+        longer (they average synthesis over 1/kdeg, 39 h for the stable proteins), as Sigal et
+        al. 2006 (Nature 444:643) found: mixing times of more than two generations for many
+        proteins.
     shared_fraction
         Fraction of the log-variance common to all of a cell's varied rates (extrinsic factor).
+    burnin_h
+        Untreated drift (h) that draws founders from the stationary state of the noise-driven
+        dynamics (see ``_Setup.founders``); 96 h = 2.5 lifetimes of the stable proteins (1/kdeg
+        = 39 h), leaving 8 % of the frozen start's deviation (assumption: enough). With 0 the
+        founders keep their pre-equilibrated levels (frozen noise): stable proteins then carry
+        a static deviation (CV 0.2-0.27 instead of about 0.1 under the drift) that sisters
+        share for days. ``grow_culture`` counts its warm-up toward the burn-in.
     step_h
         Window length (h): noise updates, division checks and batching happen per window.
     molecules_per_nM
@@ -89,8 +115,10 @@ class CultureOptions:
     cycle_h: float = 24.0
     cycle_cv: float = 0.15
     noise_cv: float = 0.25
+    noise_of: str = "protein"
     noise_tau_h: float = 10.0
     shared_fraction: float = 0.5
+    burnin_h: float = 96.0
     step_h: float = 1.0
     molecules_per_nM: float = 1000.0
     vary: tuple[str, ...] = ("ksyn_*",)
@@ -101,6 +129,8 @@ class CultureOptions:
         checks = {"cycle_h": self.cycle_h > 0, "cycle_cv": self.cycle_cv >= 0,
                   "noise_cv": self.noise_cv >= 0, "noise_tau_h": self.noise_tau_h > 0,
                   "shared_fraction": 0 <= self.shared_fraction <= 1,
+                  "burnin_h": self.burnin_h >= 0,
+                  "noise_of": self.noise_of in ("protein", "synthesis"),
                   "step_h": 0 < self.step_h <= self.cycle_h / 4,
                   "molecules_per_nM": self.molecules_per_nM > 0, "max_cells": self.max_cells > 0}
         bad = [k for k, ok in checks.items() if not ok]
@@ -126,7 +156,8 @@ class Culture:
         Cells whose integration failed (dropped, reported, never hidden).
     work
         What the culture cost: ``cell_hours`` (live cells integrated x window length, h,
-        warm-up included), ``cell_windows`` (cell integrations), ``wall_s`` (s).
+        burn-in and warm-up included), ``cell_windows`` (cell integrations),
+        ``burnin_cell_windows`` (of which the founders' burn-in), ``wall_s`` (s).
     """
 
     counts: pd.DataFrame
@@ -148,11 +179,14 @@ class Culture:
 
 
 class _Noise:
-    """Per-cell Ornstein-Uhlenbeck factors (unit variance), shared + private parts."""
+    """Per-cell Ornstein-Uhlenbeck factors (unit variance), shared + private parts; ``sigma``
+    is each rate's log-SD (scalar or one per rate)."""
 
-    def __init__(self, n_rates: int, opts: CultureOptions, rng: np.random.Generator) -> None:
+    def __init__(self, n_rates: int, opts: CultureOptions, rng: np.random.Generator,
+                 sigma: float | np.ndarray | None = None) -> None:
         self.d, self.opts, self.rng = n_rates, opts, rng
-        self.sigma = math.sqrt(math.log1p(opts.noise_cv ** 2))
+        self.sigma = (math.sqrt(math.log1p(opts.noise_cv ** 2)) if sigma is None
+                      else np.asarray(sigma))
 
     def stationary(self, n: int) -> np.ndarray:
         return self.rng.standard_normal((n, self.d + 1))
@@ -189,8 +223,46 @@ class _Setup:
         self.base = np.array([self.untreated.get(k, model.parameters[k]) for k in self.vary])
         self.treated = {**self.untreated, **catalogue().resolve(model, doses_nM or {})}
         self.event = ThresholdEvent(death_variable, threshold, direction, after="stop")
-        self.noise = _Noise(len(self.vary), opts, rng)
         self.model, self.solver = model, solver
+        sigma = None
+        if opts.noise_of == "protein":
+            s_p = math.sqrt(math.log1p(opts.noise_cv ** 2))
+            k = self.turnover_per_h()
+            sigma = s_p * np.sqrt(1.0 + 1.0 / (opts.noise_tau_h * k))
+        self.noise = _Noise(len(self.vary), opts, rng, sigma)
+
+    def turnover_per_h(self, horizon_h: float = 400.0, rel_step: float = 0.1) -> np.ndarray:
+        """Relaxation rate (1/h) of what each varied rate makes, from the untreated cell's step
+        response: the rate is raised by ``rel_step`` and the species that moves most (relative
+        to its level) is followed from the old to the new steady state; the rate is
+        1 / (mean response time). A protein made at that rate and degraded at k gives k. A rate
+        that moves nothing in the untreated cell (e.g. a switched-off loop) gets inf (its noise
+        is then the synthesis noise itself)."""
+        pre = PreequilibrationOptions()
+        y0 = preequilibrate(self.cm, self.solver, np.array(self.model.initial),
+                            self.cm.param_vector(self.untreated), pre)[0]
+        up = [{**self.untreated, k: self.untreated.get(k, self.model.parameters[k])
+               * (1 + rel_step)} for k in self.vary]
+        y1 = np.array([preequilibrate(self.cm, self.solver, y0, self.cm.param_vector(v), pre)[0]
+                       for v in up])
+        grid = np.linspace(0.0, horizon_h, int(horizon_h) + 1)
+        out = integrate_segments_many(self.cm, self.integrator, np.tile(y0, (len(up), 1)), up,
+                                      [], grid)
+        names = list(self.model.state)
+        rates = np.empty(len(up))
+        for i, tr in enumerate(out):
+            if isinstance(tr, str):
+                raise ApopsimError(f"culture noise: step response of {self.vary[i]} failed: {tr}")
+            delta = y1[i] - y0
+            rel = np.where(y0 > 1e-6, np.abs(delta) / np.maximum(y0, 1e-12), 0.0)
+            j = int(np.argmax(rel))
+            if rel[j] < 1e-3 * rel_step:
+                rates[i] = np.inf
+                continue
+            frac = (tr[names[j]] - y0[j]) / delta[j] if delta[j] else np.ones_like(grid)
+            mean_time = float(np.trapezoid(np.clip(1.0 - frac, 0.0, 1.0), grid))
+            rates[i] = 1.0 / max(mean_time, 1e-3)
+        return rates
 
     def values(self, z: np.ndarray, treated: bool) -> list[dict[str, float]]:
         """Parameter values of cells with noise states ``z``, untreated or treated."""
@@ -204,6 +276,26 @@ class _Setup:
         return np.array([preequilibrate(self.cm, self.solver, np.array(self.model.initial),
                                         self.cm.param_vector(v), pre)[0]
                          for v in self.values(z, treated=False)])
+
+    def founders(self, n: int, burnin_h: float, step_h: float) -> tuple[np.ndarray, np.ndarray]:
+        """``n`` untreated cells drawn from the stationary state of the drifting noise: states
+        (nM) and noise states ``z``.
+
+        Each cell is pre-equilibrated with its noise frozen, then drifts untreated for
+        ``burnin_h`` h (windows of ``step_h`` h, noise updated per window, no division), so that
+        its protein levels carry the noise's history rather than a frozen multiplier: a
+        protein with degradation rate k averages its synthesis over about 1/k hours, and a
+        frozen start would give stable proteins (half-life 27 h) a static deviation that their
+        descendants keep for days. A deviation left from the frozen start decays as
+        ``exp(-k burnin_h)`` (0.08 for k = 0.0257 /h and 96 h).
+        """
+        z = self.noise.stationary(n)
+        y = self.preequilibrated(z)
+        grid = np.array([0.0, step_h / 2, step_h])
+        for _ in range(int(round(burnin_h / step_h))):
+            _window(self.cm, self.integrator, y, self.values(z, False), grid, self.event, None)
+            z = self.noise.step(z, step_h)
+        return y, z
 
 
 def _window(cm, integrator, y: np.ndarray, values: list[dict[str, float]], grid: np.ndarray,
@@ -242,7 +334,7 @@ def sister_correlation(
 ) -> pd.DataFrame:
     """Spencer et al. 2009's sister-cell experiment: how fast sisters' fates decorrelate.
 
-    ``n_pairs`` mothers (pre-equilibrated, each with its own synthesis noise) divide at 0 h;
+    ``n_pairs`` mothers (drawn from the stationary drift, ``options.burnin_h``) divide at 0 h;
     the sisters then drift independently, untreated and without dividing again, and at each
     delay (h) a copy of every pair is treated with ``doses_nM`` for up to ``max_h`` hours.
     Returns one row per delay: ``delay_h``, ``n_both_died`` (pairs where both sisters died),
@@ -255,8 +347,7 @@ def sister_correlation(
     rng = np.random.default_rng(seed)
     st = _Setup(model, doses_nM, opts, solver or SolverOptions(), rng, death_variable,
                 threshold)
-    z = st.noise.stationary(n_pairs)
-    mothers = st.preequilibrated(z)
+    mothers, z = st.founders(n_pairs, opts.burnin_h, opts.step_h)
     a, b = partition(mothers, opts.molecules_per_nM, rng)
     y = np.concatenate([a, b])  # sister of cell i is cell i + n_pairs
     z = np.concatenate([z, z])
@@ -352,8 +443,9 @@ def grow_culture(
                                      - cyc_sigma ** 2 / 2)
 
     # founders: pre-equilibrated with their own synthesis multipliers, random cycle ages
-    z = st.noise.stationary(n_founders)
-    y = st.preequilibrated(z)
+    # the warm-up drifts the noise too, so it counts toward the burn-in
+    burnin_h = max(opts.burnin_h - warmup_h, 0.0)
+    y, z = st.founders(n_founders, burnin_h, opts.step_h)
     tcyc = cycle_times(n_founders)
     phase = cyc_rng.uniform(0, 1, n_founders)
     ident = np.arange(n_founders)
@@ -364,7 +456,8 @@ def grow_culture(
     counts: list[dict] = []
     n_failed = 0
     dead_since_treatment = 0
-    cell_windows = 0
+    burnin_windows = n_founders * int(round(burnin_h / opts.step_h))
+    cell_windows = burnin_windows
     n_steps_warm = int(round(warmup_h / opts.step_h))
     n_steps = int(round(duration_h / opts.step_h))
     dt = opts.step_h
@@ -422,6 +515,7 @@ def grow_culture(
     records += [{"cell": i, "parent": p, "birth_h": b, "fate": "alive", "end_h": end,
                  "death_h": math.nan} for i, p, b in zip(ident, parent, birth)]
     work = {"cell_windows": cell_windows, "cell_hours": cell_windows * dt,
+            "burnin_cell_windows": burnin_windows,
             "wall_s": time.perf_counter() - wall0}
     return Culture(pd.DataFrame(counts), pd.DataFrame(records), n_failed, opts, work)
 

@@ -18,9 +18,11 @@ A culture study file (YAML, strict: unknown fields are errors; units in the fiel
       warmup_h: 24                     # untreated growth before treatment (h)
       cycle_h: 24                      # mean intermitotic time (h)
       cycle_cv: 0.15
-      noise_cv: 0.25                   # stationary CV of the synthesis multipliers
+      noise_cv: 0.25                   # stationary CV of each varied rate's protein
+      noise_of: protein                # or synthesis: noise_cv is the multiplier's CV
       noise_tau_h: 10                  # their correlation time (h)
       shared_fraction: 0.5
+      burnin_h: 96                     # untreated drift to the noise's stationary state (h)
       step_h: 1                        # window (h): noise, division, batching
       arrest_variable: null            # model readout in [0, 1] that slows the cycle
     death: {variable: cleaved_PARP_fraction, threshold: 0.5}
@@ -125,12 +127,18 @@ class CultureSettings(BaseModel):
                                        "treatment (h).")
     cycle_h: PositiveFloat = Field(24.0, le=10_000, description="Mean intermitotic time (h).")
     cycle_cv: NonNegativeFloat = Field(0.15, le=3, description="CV of intermitotic times.")
-    noise_cv: NonNegativeFloat = Field(0.25, le=3, description="Stationary CV of each synthesis "
-                                       "multiplier.")
+    noise_cv: NonNegativeFloat = Field(0.25, le=3, description="Stationary CV of each varied "
+                                       "rate's protein (noise_of: protein) or of its synthesis "
+                                       "multiplier (noise_of: synthesis).")
+    noise_of: Literal["protein", "synthesis"] = Field("protein", description="What noise_cv "
+                                                      "is the CV of.")
     noise_tau_h: PositiveFloat = Field(10.0, le=10_000, description="Correlation time of the "
                                        "synthesis noise (h).")
     shared_fraction: float = Field(0.5, ge=0, le=1, description="Shared (extrinsic) fraction of "
                                    "the noise's log-variance.")
+    burnin_h: NonNegativeFloat = Field(96.0, le=10_000, description="Untreated drift that draws "
+                                       "founders from the noise's stationary state (h); the "
+                                       "warm-up counts toward it.")
     step_h: PositiveFloat = Field(1.0, description="Window (h); at most cycle_h / 4.")
     molecules_per_nM: PositiveFloat = Field(1000.0, description="Molecules per nM in one cell.")
     vary: list[str] = Field(default_factory=lambda: ["ksyn_*"], min_length=1,

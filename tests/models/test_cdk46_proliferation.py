@@ -96,3 +96,23 @@ def test_caspase7_is_the_executioner_without_caspase3(model):
     assert float(np.max(np.abs(tr["C3a"]))) < 1e-9          # no caspase-3 at all
     no_c7 = run(model, kill, times=(0.0, 6.0), ksyn_C7=0.0)
     assert last(no_c7, "cleaved_PARP_fraction") < 0.01
+
+
+def test_arrested_cells_depend_on_bclxl_so_a_bcl2_selective_inhibitor_spares_them(model):
+    """Why the 976 apoptosis claim fails: arrest raises BCL-xL with BCL-2 (lost dilution), so
+    arrested cells become BCL-xL-dependent. Independent data (Shahbandi et al. Cell Death Differ
+    2020: senescent breast cancer cells rely on BCL-xL or BCL-xL/MCL-1; navitoclax 1 uM kills them
+    but not proliferating cells) are reproduced with navitoclax; lisaftoclax (BCL-2 only) kills
+    none even at 1 uM, and even with MCL-1 degraded 8-fold faster from the start of treatment
+    (a stand-in for the cyclin E/CDK2 -> MCL-1 stabilisation lost in G1 arrest, Choudhary et al.
+    Oncotarget 2015): BCL-xL alone holds BIM and activated BAK."""
+    times = (0.0, 144.0)
+    nav = {"navitoclax": 1000.0}
+    assert last(run(model, nav, times=times), "cleaved_PARP_fraction") < 0.5
+    assert last(run(model, {**PALBO, **nav}, times=times), "cleaved_PARP_fraction") > 0.5
+    lisa_top = {"palbociclib": 1000.0, "lisaftoclax": 1000.0}
+    assert last(run(model, lisa_top, times=times), "cleaved_PARP_fraction") < 0.5
+    mcl1_fast = apopsim.simulate(model, times_h=list(times), doses_nM=lisa_top,
+                                 schedule=[(0.0, {**lisa_top, "MCL1_deg_factor": 8.0})])
+    assert last(mcl1_fast, "MCL1_total") < 5.0  # nM (20 untreated)
+    assert last(mcl1_fast, "cleaved_PARP_fraction") < 0.5

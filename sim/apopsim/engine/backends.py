@@ -20,6 +20,7 @@ names from this registry).
 
 from __future__ import annotations
 
+import os
 import warnings
 from dataclasses import replace
 from typing import TYPE_CHECKING
@@ -185,7 +186,11 @@ class RoadRunnerBackend:
 
 
 # ============================================================================ numba (lazy)
-# the compiled Rodas4 of apopsim.engine.stiff: imported (with numba) on first use
+# the compiled Rodas4 of apopsim.engine.stiff: imported (with numba) on first use. Its threads
+# (numba's OpenMP layer) sleep between parallel regions instead of spinning: busy-waiting cost
+# ~9 ms CPU per region, about 2 % of a population's CPU (benchmarks/README.md). A user's own
+# OMP_WAIT_POLICY wins; set before numba starts the OpenMP runtime.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 register_lazy_backend("numba", "apopsim.engine.stiff")
 
 

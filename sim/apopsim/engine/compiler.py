@@ -19,6 +19,7 @@ import sys
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from types import ModuleType
 
 import numpy as np
@@ -30,6 +31,9 @@ from apopsim._io import cache_dir
 from apopsim.model import TIME, Model
 
 CODEGEN_VERSION = "7"
+#: version of the compiled observables (:func:`observe_source`), cached in their own module so
+#: that changing them leaves the right-hand side, Jacobian and stiff kernels cached
+OBSERVE_VERSION = "1"
 
 
 @dataclass(frozen=True)
@@ -72,9 +76,40 @@ class CompiledModel:
         return len(model.state) + list(model.assignment_rules).index(name)
 
     def param_vector(self, overrides: dict[str, float] | None = None) -> np.ndarray:
-        """Parameter vector from the model's values, with ``overrides`` (name -> value)."""
-        values = {**self.model.parameters, **self.model.boundary_species, **(overrides or {})}
+        """Parameter vector from the model's values, with ``overrides`` (name -> value; names
+        that are not parameters are ignored)."""
+        v = self._base_vector.copy()
+        index = self._param_index
+        for k, x in (overrides or {}).items():
+            i = index.get(k)
+            if i is not None:
+                v[i] = x
+        return v
+
+    @cached_property
+    def _base_vector(self) -> np.ndarray:
+        """The model's own parameter and boundary-species values, ordered as ``param_names``
+        (computed once: :meth:`param_vector` runs per cell and schedule segment)."""
+        values = {**self.model.parameters, **self.model.boundary_species}
         return np.array([values[k] for k in self.param_names], dtype=float)
+
+    @cached_property
+    def _param_index(self) -> dict[str, int]:
+        return {k: i for i, k in enumerate(self.param_names)}
+
+    @cached_property
+    def volume_index(self) -> np.ndarray:
+        """Per state variable, the index in the parameter vector of the size of the compartment
+        that divides its amount into a concentration, or -1 (no compartment, or an
+        only-substance species): computed once, used per cell to convert amounts."""
+        model = self.model
+        index = self._param_index
+        out = np.full(len(model.state), -1, dtype=np.int64)
+        for i, s in enumerate(model.state):
+            comp = model.species_compartment.get(s)
+            if comp is not None and s not in model.only_substance:
+                out[i] = index[comp]
+        return out
 
 
 def _jit_enabled() -> bool:
@@ -97,8 +132,8 @@ def compile_model(model: Model) -> CompiledModel:
     key = (model.structure_hash(), _jit_enabled())
     if key not in _COMPILED:
         _COMPILED[key] = _compile_structure(key[0], model, key[1])
-    *fns, sparse_stop, rows, cols = _COMPILED[key]
-    return CompiledModel(model, *fns, autonomous=_autonomous(model),
+    *fns, sparse_stop, rows, cols, autonomous = _COMPILED[key]
+    return CompiledModel(model, *fns, autonomous=autonomous,
                          jac_sparse_stop=sparse_stop, jac_pattern=(rows, cols))
 
 
@@ -149,8 +184,32 @@ def _compile_structure(key: str, model: Model, jit: bool):
         mod.jac_sparse_stop(0.0, y, p, 0, 1e300, 2e300, np.empty(mod.JAC_NNZ))
     rows = np.array(mod.JAC_ROWS, dtype=np.int64)
     cols = np.array(mod.JAC_COLS, dtype=np.int64)
-    return (mod.rhs, mod.jac, mod.observe, param_names, mod.JAC_NNZ, mod.rhs_stop,
-            mod.jac_stop, mod.jac_sparse_stop, rows, cols)
+    observe = mod.observe
+    if jit and model.assignment_rules:
+        obs = generated_module(f"apopsim_obs_{key}_{OBSERVE_VERSION}",
+                               lambda: observe_source(model, param_names))
+        observe = _RowObserver(obs.observe_rows, tuple(model.assignment_rules))
+    return (mod.rhs, mod.jac, observe, param_names, mod.JAC_NNZ, mod.rhs_stop,
+            mod.jac_stop, mod.jac_sparse_stop, rows, cols, _autonomous(model))
+
+
+class _RowObserver:
+    """``observe(t, Y, p) -> {rule: values}`` over a trajectory through the compiled row loop
+    ``observe_rows`` of :func:`observe_source` (numba, compiled at first call): one machine-code
+    pass instead of hundreds of small numpy operations per trajectory. Inputs are made
+    contiguous float arrays, so numba compiles one specialisation only."""
+
+    def __init__(self, rows_fn: Callable, names: tuple[str, ...]) -> None:
+        self.rows_fn, self.names = rows_fn, names
+
+    def __call__(self, t: np.ndarray, Y: np.ndarray, p: np.ndarray) -> dict[str, np.ndarray]:
+        Y = np.ascontiguousarray(Y, dtype=float)
+        tt = np.ascontiguousarray(t, dtype=float)
+        if tt.shape != Y.shape[:1]:
+            tt = np.full(Y.shape[0], float(tt.reshape(-1)[0]) if tt.size else 0.0)
+        out = np.empty((len(self.names), Y.shape[0]))
+        self.rows_fn(tt, Y, np.ascontiguousarray(p, dtype=float), out)
+        return dict(zip(self.names, out))
 
 
 def _symbols(model: Model, param_names: tuple[str, ...]):
@@ -302,6 +361,7 @@ def generate_source(model: Model, param_names: tuple[str, ...]) -> tuple[str, in
 
     lines = [
         '"""Generated by apopsim.engine.compiler from the model; do not edit."""',
+        "import functools  # noqa: F401  (max / min of 3+ arguments print as functools.reduce)",
         "import math",
         "import numpy",
         "",
@@ -399,3 +459,26 @@ def generate_source(model: Model, param_names: tuple[str, ...]) -> tuple[str, in
               f"JAC_COLS = ({''.join(f'{j}, ' for _, j, _ in entries)})", ""]
 
     return "\n".join(lines), len(entries)
+
+
+def observe_source(model: Model, param_names: tuple[str, ...]) -> str:
+    """numba source of ``observe_rows(tt, Y, p, out)``: every assignment rule of ``model`` at
+    every row of the trajectory ``Y`` (n_times, n_state; amounts) with times ``tt`` (h) and
+    parameters ``p``, written to ``out[k, row]`` (rule ``k`` in the model's order; the rule's
+    own units). Common subexpressions are shared; division by zero gives inf / NaN as numpy
+    does (``error_model="numpy"``), as the vectorised ``observe`` of :func:`generate_source`."""
+    y, p, full, _ = _symbols(model, param_names)
+    exprs = [full[sp.Symbol(k)] for k in model.assignment_rules]
+    reps, reduced = sp.cse(exprs, symbols=sp.numbered_symbols("c"), optimizations="basic")
+    used = set().union(*(e.free_symbols for e in exprs), *(e.free_symbols for _, e in reps))
+    printer = _Printer({"fully_qualified_modules": True})
+    lines = ['"""Generated by apopsim.engine.compiler (observables); do not edit."""',
+             "import math", "", "import numba", "import numpy", "", "",
+             '@numba.njit(cache=True, nogil=True, error_model="numpy")',
+             "def observe_rows(tt, Y, p, out):"]
+    lines += [f"    {s} = p[{i}]" for i, s in enumerate(p) if s in used]
+    lines += ["    for r in range(Y.shape[0]):", "        t = tt[r]"]
+    lines += [f"        {s} = Y[r, {i}]" for i, s in enumerate(y) if s in used]
+    lines += [f"        {s} = {printer.doprint(e)}" for s, e in reps]
+    lines += [f"        out[{k}, r] = {printer.doprint(e)}" for k, e in enumerate(reduced)]
+    return "\n".join(lines) + "\n"

@@ -256,10 +256,8 @@ def _refine_crossing(cm: CompiledModel, integrator: Backend, times: np.ndarray, 
 
 def _conc(cm: CompiledModel, amounts: np.ndarray, p: np.ndarray) -> np.ndarray:
     """Amounts -> concentrations (divide by compartment size) for species."""
-    model = cm.model
-    vols = np.ones(len(model.state))
-    for i, s in enumerate(model.state):
-        comp = model.species_compartment.get(s)
-        if comp is not None and s not in model.only_substance:
-            vols[i] = p[cm.param_names.index(comp)]
+    index = cm.volume_index
+    if not (index >= 0).any():
+        return amounts
+    vols = np.where(index >= 0, p[np.maximum(index, 0)], 1.0)
     return amounts / vols

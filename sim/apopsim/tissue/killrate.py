@@ -4,10 +4,24 @@ drug concentrations (nM).
 Approach (stated, and an assumption of the tissue layer): a population of cells of the cell
 model is pre-equilibrated and exposed to constant concentrations on a grid (every combination
 of the drugs' grid values) for ``window_h``; the apoptotic fraction f observed at ``window_h``
-becomes a constant hazard ``k = -ln(1 - f) / window_h`` (1/h), minus the untreated hazard. A
-proliferating tumour keeps renewing its cells from the same distribution, so each window of
-exposure kills the same fraction of the cells then alive (the log-kill hypothesis; the cell
-model itself has no division). At any instant the tumour's hazard is the table interpolated at
+gives the survival S(window_h) = 1 - f, and the hazard is the cell model's own hazard
+``-d ln S / dt`` averaged over the window, ``k = -ln(1 - f) / window_h`` (1/h), minus the
+untreated hazard.
+
+Which window: the dosing interval (default of the study files, ``study.kill_window_h``). The
+cell model's survival under constant drug does not decay at a constant rate: it falls in a
+first wave of deaths and then plateaus (fractional killing; in bcl2_core and flt3_aml every
+death falls within the first 24 h, none between 24 and 72 h). ``-ln S(W) / W`` therefore
+scales as 1/W for any window W past the wave, and a fixed window (24 or 72 h) is an arbitrary
+divisor of the kill. The tumour's regimen supplies the time scale: under the log-kill hypothesis
+each dose kills the same fraction of the cells then alive (a proliferating tumour renews its
+cells from the same distribution between doses; the cell model itself has no division), and
+the fraction one dosing interval of exposure kills is 1 - S(interval). With the window equal to
+the interval, the hazard integrated over one interval at a constant concentration is
+``-ln S(interval)`` exactly, whatever the dosing frequency; a fixed 24 h window would count a
+weekly dose's wave seven times, a fixed 72 h window a daily dose's wave one third. The
+assumption this leaves: survivors are renewed (resensitised) within one dosing interval. At any
+instant the tumour's hazard is the table interpolated at
 the instantaneous free plasma concentrations (linearly in ``log(1 + C / 1 nM)``; values beyond
 the grid are held at its edge).
 """

@@ -86,6 +86,14 @@ class Regimen(BaseModel):
             days.append(self.start_day + k)
         return days
 
+    def dosing_interval_h(self) -> float | None:
+        """The dosing interval (h): the shortest time between two consecutive doses (12 for
+        BID, 24 for QD, 48 for QOD, 72 for QD 1 day on / 2 off, 168 for weekly); None for a
+        single dose."""
+        times = sorted(e.time_h for e in self.dose_events(1.0))
+        gaps = [b - a for a, b in zip(times, times[1:]) if b > a]
+        return min(gaps) if gaps else None
+
     def last_dose_day(self) -> int:
         """The last dosing day."""
         return self.dosing_days()[-1]

@@ -14,8 +14,7 @@ A study file (YAML, strict: unknown fields are errors; units in the field names)
       model: bcl2_core
       context: aml_mcl1_dependent
       grid_nM: {lisaftoclax: [0, 1, 10, 100], hht: [0, 10, 100, 1000]}
-      n_cells: 60
-      window_h: 24
+      n_cells: 60                       # window_h: default the dosing interval
     arms:
       - {name: vehicle, regimens: []}
       - name: lisaftoclax
@@ -85,7 +84,10 @@ class TumourSpec(BaseModel):
 class KillLinkSpec(BaseModel):
     """The cell model behind the kill hazard (:mod:`apopsim.tissue.killrate`): a population of
     ``n_cells`` (log-normal synthesis rates, ``cv``) at every combination of ``grid_nM``
-    (free concentrations, nM) for ``window_h`` hours. ``kill_table_csv``: use a stored table
+    (free concentrations, nM) for ``window_h`` hours; by default (None) the window is the
+    dosing interval of the link's drugs (:func:`kill_window_h`), so the hazard applied over one
+    interval kills what one interval of exposure kills in the cell model (see
+    :mod:`apopsim.tissue.killrate`). ``kill_table_csv``: use a stored table
     (written by a previous report as ``kill_table.csv``) instead. ``parameters``: cell-model
     parameter overrides on top of the context (the model's units). ``ke0_per_h``: per drug, an
     effect-compartment rate (1/h) between plasma and killing (none: the plasma value)."""
@@ -97,7 +99,7 @@ class KillLinkSpec(BaseModel):
     grid_nM: dict[str, list[float]]
     n_cells: int = Field(default=50, ge=1, le=5000)
     cv: float = Field(default=0.25, ge=0, le=3, allow_inf_nan=False)
-    window_h: float = Field(default=24.0, gt=0, le=240, allow_inf_nan=False)
+    window_h: float | None = Field(default=None, gt=0, le=336, allow_inf_nan=False)
     seed: int = Field(default=0, ge=0)
     kill_table_csv: str | None = None
     parameters: dict[str, float] = Field(default_factory=dict)
@@ -460,6 +462,27 @@ def _kill_table_key(spec: KillLinkSpec, base: Path | None) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:20]
 
 
+#: Kill window (h) of a link whose drugs are each given once (no dosing interval): one day
+#: (assumption: the length of the cell model's first wave of killing, which ends within 24 h in
+#: bcl2_core and flt3_aml, scenarios/invivo/README.md).
+SINGLE_DOSE_WINDOW_H = 24.0
+
+
+def kill_window_h(study: Study, link: str | None = None) -> float:
+    """The exposure window (h) of a kill link: its ``window_h`` if given, else the dosing
+    interval of its drugs, the shortest :meth:`~apopsim.tissue.regimen.Regimen.dosing_interval_h`
+    over every arm's regimens of a drug in the link's grid (each dose starts a new exposure
+    episode; :data:`SINGLE_DOSE_WINDOW_H` if every such drug is given once)."""
+    spec = study.kill_link if link is None else study.kill_links[link]
+    if spec is None:
+        raise ValueError(f"study {study.name!r} has no kill_link")
+    if spec.window_h is not None:
+        return float(spec.window_h)
+    intervals = [iv for a in study.arms for r in a.regimens if r.drug in spec.grid_nM
+                 for iv in [r.dosing_interval_h()] if iv is not None]
+    return float(min(intervals)) if intervals else SINGLE_DOSE_WINDOW_H
+
+
 def study_kill_table(study: Study, *, fast: bool = False, cache: bool = True,
                      progress: bool | None = False, link: str | None = None):
     """The study's :class:`~apopsim.tissue.killrate.KillTable` (``kill_link``, or the named
@@ -473,6 +496,7 @@ def study_kill_table(study: Study, *, fast: bool = False, cache: bool = True,
     spec = study.kill_link if link is None else study.kill_links[link]
     if spec is None:
         raise ValueError(f"study {study.name!r} has no kill_link")
+    spec = spec.model_copy(update={"window_h": kill_window_h(study, link)})
     if fast:
         spec = spec.model_copy(update={"n_cells": min(spec.n_cells, 12)})
     if spec.kill_table_csv:
@@ -670,7 +694,9 @@ def run_study(source: str | os.PathLike[str] | dict[str, Any] | Study, *,
         "tgi_definition": "100 * (1 - (V_T(end) - V_T(0)) / (V_C(end) - V_C(0))), median "
                           "volumes, end = dosing_end_day",
         "kill_link": "hazard -ln(1-f)/window_h from the cell model's apoptotic fraction f at "
-                     "constant free concentrations, interpolated at the PK free concentrations",
+                     "constant free concentrations after window_h (the dosing interval unless "
+                     "given), interpolated at the PK free concentrations",
+        "kill_window_h": kill_window_h(study),
     }
     timings["total"] = time.perf_counter() - t0
     prov["timings_s"] = {k: round(v, 3) for k, v in timings.items()}
@@ -825,6 +851,7 @@ def _run_layer_study(study: Study, kill_table: Any, *, fast: bool, cache: bool,
         "kill_table_source": table_source,
         "kill_link_n_cells": {k: min(v.n_cells, 12) if fast else v.n_cells
                               for k, v in study.kill_links.items()},
+        "kill_window_h": {k: kill_window_h(study, k) for k in study.kill_links},
         "tgi_definition": "100 * (1 - (V_T(end) - V_T(0)) / (V_C(end) - V_C(0))), median "
                           "volumes of the layer's volume variable, end = dosing_end_day",
         "timings_s": {"kill_tables": round(t_tables, 3),
