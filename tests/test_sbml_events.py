@@ -3,6 +3,8 @@ allow_events): located, not stepped over; agree with libRoadRunner; refused ever
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -13,19 +15,7 @@ from apopsim.model import load_sbml_text
 
 roadrunner = pytest.importorskip("roadrunner")
 
-EVENTS = """
-model ev
-  unit time_unit = second
-  unit substance = 1e-9 mole
-  unit volume = litre
-  compartment c = 1;
-  species X in c = 1, Y in c = 0;
-  k = 1e-3; kick = 5;
-  J: X -> Y; k * X;
-  E1: at (time > 1800): X = X + kick;
-  E2: at (Y > 2): k = k / 2;
-end
-"""
+EVENTS = (Path(__file__).parent / "data" / "events_ev.ant").read_text()
 
 
 def _antimony(text: str) -> str:

@@ -33,20 +33,9 @@ BIOMODELS = Path(__file__).parent / "data" / "biomodels"
 OFF = PreequilibrationOptions(enabled=False)
 TIGHT = {"rtol": 1e-8, "atol": 1e-10}
 
-#: test_sbml_events.py's model: seconds and nmol/l; E1 a timed kick, E2 a state crossing.
-EVENTS_ANT = """
-model ev
-  unit time_unit = second
-  unit substance = 1e-9 mole
-  unit volume = litre
-  compartment c = 1;
-  species X in c = 1, Y in c = 0;
-  k = 1e-3; kick = 5;
-  J: X -> Y; k * X;
-  E1: at (time > 1800): X = X + kick;
-  E2: at (Y > 2): k = k / 2;
-end
-"""
+#: the model test_sbml_events.py runs too: seconds and nmol/l; E1 a timed kick, E2 a state
+#: crossing.
+EVENTS_ANT = (Path(__file__).parent / "data" / "events_ev.ant").read_text()
 
 
 @pytest.fixture(autouse=True)

@@ -388,9 +388,11 @@ def test_968_apg2449_sensitises_to_paclitaxel(ovarian):
 
 
 @pytest.mark.xfail(strict=True, reason=(
-    "Carboplatin acts only through p53 in this library and ovarian_hgsoc is p53-mutant "
-    "(p53_tx_active = 0): 0 % killed at 1-100 uM alone or with APG-2449 10-1000 nM (full grid "
-    "Bliss 0.0); there is no p53-independent DNA-damage route to apoptosis"))
+    "ovarian_hgsoc is p53-mutant (p53_tx_active = 0) and carboplatin's p53-independent route "
+    "(modules/platinum.ant: NOXA x3.5, PUMA x2-3 in cycling cells) is absorbed by BCL-xL "
+    "(~40 nM) + MCL-1 (~30 nM) against ~5 nM BIM: 0 % killed at 1-100 uM alone or with "
+    "APG-2449 10-1000 nM (full grid Bliss 0.0); the average cell dies only with ~35-fold PUMA "
+    "plus ~20-fold NOXA"))
 def test_968_apg2449_sensitises_to_carboplatin(ovarian):
     res = combination(ovarian, "apg2449", 100, "carboplatin", 10000)
     assert_combination_beats_singles(*res)

@@ -122,27 +122,19 @@ def check_all(paths: list[str | Path] | None = None, *, fast: bool = False,
                 expected=d["expected"], status="pass" if d["passed"] else "fail",
                 why_failing="" if d["passed"] else d["why_failing"],
                 detail=f"{spec.n_lines} lines"))
-    for p, study in studies.items():
-        if not study.expect:
-            report.unchecked.append(study.name)
-            continue
-        say(f"in-vivo study {study.name}")
-        t = time.perf_counter()
-        result = run_study(study, fast=fast)
-        report.timings_s[study.name] = round(time.perf_counter() - t, 3)
-        for o in check_study(result):
-            o.file = _rel(p)
-            outcomes.append(o)
-    for p, culture in cultures.items():
-        if not culture.expect:
-            report.unchecked.append(culture.name)
-            continue
-        say(f"culture {culture.name}")
-        t = time.perf_counter()
-        for o in check_culture(run_culture(culture, fast=fast)):
-            o.file = _rel(p)
-            outcomes.append(o)
-        report.timings_s[culture.name] = round(time.perf_counter() - t, 3)
+    for what, specs, run, check in (("in-vivo study", studies, run_study, check_study),
+                                    ("culture", cultures, run_culture, check_culture)):
+        for p, spec in specs.items():
+            if not spec.expect:
+                report.unchecked.append(spec.name)
+                continue
+            say(f"{what} {spec.name}")
+            t = time.perf_counter()
+            checked = check(run(spec, fast=fast))
+            report.timings_s[spec.name] = round(time.perf_counter() - t, 3)
+            for o in checked:
+                o.file = _rel(p)
+                outcomes.append(o)
     outcomes.sort(key=lambda o: (_study_key(o.study), o.scenario, o.index))
     report.outcomes = outcomes
     report.timings_s["total"] = round(time.perf_counter() - t0, 3)

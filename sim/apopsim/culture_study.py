@@ -751,13 +751,11 @@ def check_cultures(paths: list[str | os.PathLike[str]] | None = None, *,
     """Run every culture file in ``paths`` (files, or folders' ``*.yaml``; default
     ``scenarios/cultures/``) that has ``expect:`` entries; return their verdicts (one
     :class:`apopsim.check.Outcome` per entry, the rows of ``apopsim check``)."""
+    from apopsim.check import scenario_paths
     from apopsim.library import scenarios_dir
 
-    files: list[Path] = []
-    for p in [Path(x) for x in (paths or [scenarios_dir() / "cultures"])]:
-        files += sorted(p.glob("*.yaml")) if p.is_dir() else [p]
     outcomes: list[Any] = []
-    for f in files:
+    for f in scenario_paths(paths or [scenarios_dir() / "cultures"]):
         spec = load_culture(f)
         if spec.expect:
             outcomes += check_culture(run_culture(spec, fast=fast))

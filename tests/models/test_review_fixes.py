@@ -7,7 +7,7 @@ import re
 
 import numpy as np
 import pytest
-from _modelkit import MODELS_DIR, at, load, run, time_of_death
+from _modelkit import MODELS_DIR, at, chase_half_lives, load, run, time_of_death
 
 
 def test_2_1_mdm2_kcat_is_per_hour():
@@ -85,9 +85,7 @@ def test_2_7_population_fractions_are_not_nm_species():
 
 def _chx_half_life_h(model) -> float:
     """MCL-1 half-life (h) under a complete translation block (HHT 1 mM, a cycloheximide chase)."""
-    times, tr = run(model, 3.0, {"hht": 1e6}, dt=0.01)
-    y = np.asarray(tr["MCL1_total"]) / tr["MCL1_total"][0]
-    return float(times[np.argmax(y <= 0.5)])
+    return chase_half_lives(model, ["MCL1_total"], t_end=3.0, dt=0.01)[0]
 
 
 def test_2_4_mcl1_turnover_depends_on_its_partner():

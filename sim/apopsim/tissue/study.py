@@ -468,14 +468,20 @@ def _kill_table_key(spec: KillLinkSpec, base: Path | None) -> str:
 SINGLE_DOSE_WINDOW_H = 24.0
 
 
+def _link_spec(study: Study, link: str | None) -> KillLinkSpec:
+    """The study's ``kill_link`` (``link`` None) or its named ``kill_links`` entry."""
+    spec = study.kill_link if link is None else study.kill_links[link]
+    if spec is None:
+        raise ValueError(f"study {study.name!r} has no kill_link")
+    return spec
+
+
 def kill_window_h(study: Study, link: str | None = None) -> float:
     """The exposure window (h) of a kill link: its ``window_h`` if given, else the dosing
     interval of its drugs, the shortest :meth:`~apopsim.tissue.regimen.Regimen.dosing_interval_h`
     over every arm's regimens of a drug in the link's grid (each dose starts a new exposure
     episode; :data:`SINGLE_DOSE_WINDOW_H` if every such drug is given once)."""
-    spec = study.kill_link if link is None else study.kill_links[link]
-    if spec is None:
-        raise ValueError(f"study {study.name!r} has no kill_link")
+    spec = _link_spec(study, link)
     if spec.window_h is not None:
         return float(spec.window_h)
     intervals = [iv for a in study.arms for r in a.regimens if r.drug in spec.grid_nM
@@ -493,9 +499,7 @@ def study_kill_table(study: Study, *, fast: bool = False, cache: bool = True,
     from apopsim._io import atomic_write_text, cache_dir
     from apopsim.tissue.killrate import KillTable, kill_table_from_cell_model
 
-    spec = study.kill_link if link is None else study.kill_links[link]
-    if spec is None:
-        raise ValueError(f"study {study.name!r} has no kill_link")
+    spec = _link_spec(study, link)
     spec = spec.model_copy(update={"window_h": kill_window_h(study, link)})
     if fast:
         spec = spec.model_copy(update={"n_cells": min(spec.n_cells, 12)})
@@ -911,14 +915,12 @@ def check_studies(paths: list[str | os.PathLike[str]] | None = None, *, fast: bo
     """Run every study file in ``paths`` (files, or folders' ``*.yaml``; default
     ``scenarios/invivo/``) that has ``expect:`` entries and return their verdicts, one
     :class:`apopsim.check.Outcome` per entry (the rows of ``apopsim check``)."""
+    from apopsim.check import scenario_paths
     from apopsim.library import scenarios_dir
     from apopsim.tissue.expect import check_study
 
-    files: list[Path] = []
-    for p in [Path(x) for x in (paths or [scenarios_dir() / "invivo"])]:
-        files += sorted(p.glob("*.yaml")) if p.is_dir() else [p]
     outcomes: list[Any] = []
-    for f in files:
+    for f in scenario_paths(paths or [scenarios_dir() / "invivo"]):
         study = load_study(f)
         if study.expect:
             outcomes += check_study(run_study(study, fast=fast, cache=cache))
