@@ -190,6 +190,30 @@ def test_not_modelled_always_fails():
     assert not ok and text == "not modelled" and "tissue" in expected
 
 
+def test_a_pointer_shows_the_verdicts_of_the_files_it_names_and_is_not_counted(tmp_path):
+    """``checked_elsewhere``: a missing file is a located error before anything runs; checked
+    with the file it names, the pointer row carries that file's verdicts (status ELSEWHERE) and
+    only the named file's own rows count; checked alone, it says so and counts nothing."""
+    from apopsim.claims import check_all
+
+    pointer = "  - kind: checked_elsewhere\n    claim: c\n    source: poster 981\n"
+    bad = _write(tmp_path, pointer + "    checked_in: [nope.yaml]\n", "bad.yaml")
+    with pytest.raises(ScenarioError, match=r"bad.yaml:\d+ expect\[0\].checked_in\[0\]: no "
+                       "such claim file"):
+        check_scenarios([bad])
+    other = _write(tmp_path, "  - kind: not_modelled\n    claim: c\n    source: poster 981\n"
+                   "    needs: x\n", "other.yaml")
+    path = _write(tmp_path, pointer + "    checked_in: [other.yaml]\n")
+    both = check_all([path, other], fast=True, executor="serial")
+    row = next(o for o in both.outcomes if o.kind == "checked_elsewhere")
+    assert row.status == "elsewhere" and row.measured_text == "other.yaml: 0 of 1 pass"
+    assert len(both.counted) == 1 and both.n_failed == 1
+    assert "1 claims are checked in other files" in both.table()
+    alone = check_all([path], fast=True, executor="serial")
+    assert alone.outcomes[0].measured_text == "other.yaml: not run in this check"
+    assert alone.ok and alone.to_json()["n_checked_elsewhere"] == 1
+
+
 def test_tolerance_is_granted_in_the_passing_direction():
     assert compare_value(0.96, ">", 1.0, 0.05) and not compare_value(0.94, ">", 1.0, 0.05)
     assert compare_value(1.04, "<", 1.0, 0.05) and not compare_value(1.06, "<=", 1.0, 0.05)

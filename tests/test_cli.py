@@ -95,6 +95,21 @@ def test_validate_models_show_schema(capsys):
     assert schema["title"] == "Scenario"
 
 
+def test_validate_tells_claim_files_apart(tmp_path, capsys):
+    """``apopsim validate`` checks panels, in-vivo and culture studies by their own schema (a
+    scenario-only check rejected them); a bad one gives the file, line and field (exit 2)."""
+    for rel, text in [("panels/pelcitoclax_nen_panel.yaml", "valid panel (256 lines"),
+                      ("invivo/apg2575_hht_xenograft.yaml", "valid in-vivo study (4 arms"),
+                      ("cultures/apg2575_hht_culture.yaml", "valid culture study (9 wells")]:
+        assert main(["validate", str(ROOT / "scenarios" / rel)]) == 0
+        assert text in capsys.readouterr().out
+    bad = tmp_path / "study.yaml"
+    src = (ROOT / "scenarios" / "invivo" / "apg2575_hht_xenograft.yaml").read_text()
+    bad.write_text(src.replace("arms:", "arms:\n  - {name: x, regimens: 3}", 1))
+    assert main(["validate", str(bad)]) == 2
+    assert "study.yaml:" in capsys.readouterr().err
+
+
 def test_example_with_sbml_events_and_a_mid_run_bolus(tmp_path, capsys, monkeypatch):
     """scenarios/examples/ligand_bolus_events.yaml from the command line: a model with an SBML
     event, a ligand bolus at 0 h and another at 8 h (issue 10), no Python."""

@@ -16,8 +16,11 @@ from apopsim.culture import (
     partition,
     sister_correlation,
 )
+from apopsim.errors import ApopsimError
 
 FAST = CultureOptions(step_h=2.0)
+#: sister pairs and seed of the Spencer tests (see the spread in their docstrings)
+N_SISTERS, SISTER_SEED = 60, 3
 
 
 def test_partition_splits_molecules_binomially_and_keeps_the_mean():
@@ -43,6 +46,18 @@ def test_untreated_culture_doubles_once_per_cycle_and_survives():
     assert c.n_failed == 0
     born = c.cells[c.cells["parent"] >= 0]
     assert len(born) == 2 * (c.cells["fate"] == "divided").sum()
+
+
+def test_an_untreated_culture_grows_alike_with_growth_dilution():
+    """Growth dilution with compensated synthesis changes no untreated fate: the culture
+    (each cell diluted at its own ln 2 / T x (1 - arrest)) doubles per cycle as without it,
+    and no cell dies or fails."""
+    model = load_model("bcl2_core", "aml_mcl1_dependent")
+    opts = CultureOptions(cycle_h=24.0, step_h=2.0, burnin_h=48.0, growth_dilution=True,
+                          arrest_variable="cycle_arrest")
+    c = grow_culture(model, {}, 48.0, n_founders=20, warmup_h=0.0, options=opts, seed=1)
+    assert c.at(48.0)["live"] / 20 == pytest.approx(4.0, rel=0.25)
+    assert c.at(48.0)["dead"] == 0 and c.n_failed == 0
 
 
 def test_treated_culture_readouts_and_gr_against_vehicle():
@@ -135,20 +150,143 @@ def test_founders_are_drawn_from_the_stationary_drift_not_a_frozen_start():
 
 @pytest.mark.xfail(strict=True, reason=(
     "Spencer et al. 2009: sisters become no more alike than random pairs within about one "
-    "cycle. Founders are now drawn from the stationary drift (no static variation: the old "
-    "frozen start kept r = 0.89, 0.84, 0.86, 0.71 at 0, 6, 12, 24 h, 200 pairs); now r = 0.85, "
-    "0.79, 0.66, 0.49 (Spearman 0.96, 0.84, 0.76, 0.56; random pairs 0.06; these 30 pairs: "
-    "0.52). The floor is the memory of the 27 h proteins (kdeg_slow 0.0257 /h) at their "
-    "measured CV 0.25: a stable protein's level keeps a sister correlation of "
-    "exp(-2 k t) + the shared early synthesis noise (OU, tau 10 h) = 0.58 at 24 h (measured "
-    "0.49-0.72). With noise_of='synthesis' (stable proteins at CV 0.11 instead of Spencer's "
-    "0.2-0.3) r at 24 h is 0.39. Decorrelation within a cycle needs the TRAIL-relevant "
-    "variation in faster-turning-over proteins or states"))
+    "cycle. Here they stay alike: r at 24 h 0.58, 0.53, 0.57, 0.54, 0.31 at seeds 0-4 (150 "
+    "pairs, mean 0.50; Spearman 0.35-0.59; seed 3: r 0.93, 0.75, 0.59, 0.54 at 0, 6, 12, "
+    "24 h; random pairs about 0; these 60 pairs: 0.59, at 60 pairs seeds 0-3 0.49, 0.52, "
+    "0.43, 0.59). Why: at TRAIL 0.8 nM 89 % of the time-to-death variance (linearised, "
+    "d ln TTD / d ln ksyn) comes from 27 h proteins (BID 22 %, BAX 17 %, caspase-8 13 %, "
+    "DR4/5 12 %, BCL-xL 7 %, BCL-2 6 %, XIAP, BAK, cIAP) and 11 % from c-FLIP and MCL-1, and a "
+    "27 h protein at CV 0.25 keeps a sister correlation of about 0.6 at 24 h. Tried (issue "
+    "12): c-FLIP and MCL-1 at CV 0.5 (noise_cv_per) -> 0.40 at 24 h (200 pairs); DR4/5 "
+    "half-life 2 h -> 0.35 (100 pairs) but Albeck's 2 ng/ml time to death leaves its "
+    "tolerance; growth dilution (CultureOptions.growth_dilution) on top of the 27 h turnover "
+    "-> 0.27 (seeds 0-5, 150 pairs; test below), but the 27 h half-lives are documented as "
+    "dilution-limited (lumped, dilution included), so that counts dilution twice and is not "
+    "applied. Needs the TTD-setting proteins (or states) to turn over within about 6-12 h, "
+    "or c-FLIP/MCL-1 variation with CV >= 1"))
 def test_sisters_decorrelate_within_one_cycle():
     model = load_model("intrinsic_extrinsic", "hela")
-    df = sister_correlation(model, {"trail": 0.8}, [24.0], n_pairs=30, max_h=12.0,
-                            options=FAST, seed=4).set_index("delay_h")
+    df = sister_correlation(model, {"trail": 0.8}, [24.0], n_pairs=N_SISTERS, max_h=12.0,
+                            options=FAST, seed=SISTER_SEED).set_index("delay_h")
     assert df.loc[24.0, "pearson_r"] < 0.4
+
+
+def test_sisters_would_decorrelate_if_the_27h_turnovers_were_proteolysis_only():
+    """A counterfactual for the strict xfail above (as the 6 h one below): if the models' 27 h
+    half-lives were proteolysis alone, a cycling cell would also dilute every protein at
+    ln 2 / 24 h (``growth_dilution``), removing a 27 h protein with a 12.7 h half-life, and
+    sisters would decorrelate within a cycle. They are documented as dilution-limited (lumped,
+    dilution included; Bertaux et al. 2014), and Eden et al. 2011's longest removal half-life in
+    growing cells is 22.5 h, so this counts dilution twice and is not the model's answer. With
+    it, HeLa at TRAIL 0.8 nM (150 pairs, step 2 h, seed 3): r = 0.92, 0.74, 0.58, 0.21 at 0,
+    6, 12, 24 h (Spearman 0.93, 0.79, 0.61, 0.25; random pairs about 0); r at 24 h over seeds
+    0-5: 0.27, 0.36, 0.22, 0.21, 0.32, 0.22 (mean 0.27). These 60 pairs: r 0.88 at 0 h, 0.23
+    at 24 h (60 pairs, seeds 0-3: 0.11, 0.35, 0.19, 0.23). Without dilution r at 24 h stays
+    about 0.5 (the strict xfail above)."""
+    model = load_model("intrinsic_extrinsic", "hela")
+    opts = CultureOptions(step_h=2.0, growth_dilution=True)
+    df = sister_correlation(model, {"trail": 0.8}, [0.0, 24.0], n_pairs=N_SISTERS, max_h=12.0,
+                            options=opts, seed=SISTER_SEED).set_index("delay_h")
+    assert (df["n_both_died"] >= 0.8 * N_SISTERS).all()
+    assert df.loc[0.0, "pearson_r"] > 0.7
+    assert df.loc[24.0, "pearson_r"] < 0.4
+
+
+def test_growth_dilution_keeps_untreated_levels_and_dilutes_only_concentrations():
+    """With ``growth_dilution`` a 27 h protein made alone (PARP, kdeg_slow) has its synthesis
+    raised by exactly (k + ln 2 / 24 h) / k = 2.12 and MCL-1 (0.5 h) by 1.02; an untreated
+    cycling cell drifting 240 h (noise off, 1 h windows) keeps every species above 1e-3 nM
+    within 5.5 % of the non-growing cell's documented steady state (median 1.4 %: the
+    splitting's mu step_h / 2; at 2 h windows 7 % and 2.9 %). Dilution follows each cell's own
+    cycle time and arrest and leaves non-species state (``committed``) alone."""
+    from apopsim.culture import _Setup
+    from apopsim.engine import SolverOptions
+
+    model = load_model("intrinsic_extrinsic", "hela")
+    opts = CultureOptions(step_h=1.0, noise_cv=0.0, noise_of="synthesis", growth_dilution=True)
+    st = _Setup(model, {}, opts, SolverOptions(), np.random.default_rng(0),
+                "cleaved_PARP_fraction", 0.5)
+    mu = math.log(2) / 24.0
+    fold = dict(zip(st.vary, st.base / st.static_base))
+    k = model.parameters["kdeg_slow"]
+    assert fold["ksyn_PARP"] == pytest.approx((k + mu) / k, rel=1e-6)
+    assert fold["ksyn_MCL1"] == pytest.approx(1.02, abs=0.01)
+    y0 = st.preequilibrated(st.noise.stationary(1))[0]
+    y, _ = st.founders(1, 240.0, 1.0)
+    big = y0 > 1e-3
+    dev = np.abs(y[0][big] / y0[big] - 1.0)
+    assert dev.max() < 0.06 and np.median(dev) < 0.02
+    names = list(model.state)
+    two = np.tile(y0, (2, 1))
+    two[:, names.index("committed")] = 0.5
+    st.dilute(two, 12.0, np.array([24.0, 12.0]), np.array([0.0, 1.0]))  # 2nd cell arrested
+    parp = names.index("PARP")
+    assert two[0, parp] == pytest.approx(y0[parp] / math.sqrt(2))
+    assert two[1, parp] == y0[parp]
+    assert (two[:, names.index("committed")] == 0.5).all()
+    off = _Setup(model, {}, CultureOptions(noise_of="synthesis"), SolverOptions(),
+                 np.random.default_rng(0), "cleaved_PARP_fraction", 0.5)
+    same = np.tile(y0, (1, 1))
+    off.dilute(same, 12.0, 24.0, None)
+    assert (same[0] == y0).all() and (off.base == off.static_base).all()
+
+
+def test_sisters_decorrelate_within_a_cycle_if_the_death_setting_proteins_turned_over_in_6h():
+    """Another counterfactual for the strict xfail above: the culture machinery reproduces
+    Spencer et al. 2009 once the proteins that set the time to death turn over faster than a
+    cycle. A
+    counterfactual HeLa cell whose 27 h proteins (kdeg_slow, kdeg_ext, kdeg_BCL2, kdeg_BCLXL;
+    BID, BAX, BAK, XIAP, caspases, DR4/5, cIAP, BCL-2, BCL-xL, ...) have a 6 h half-life, at the
+    same levels (each ksyn scaled with its kdeg): r = 0.85, 0.35, 0.14 at 0, 12, 24 h (150
+    pairs; Spearman 0.95, 0.53, 0.22; at 12 h half-life 0.91, 0.59, 0.35; at 27 h 0.49 at
+    24 h; these 40 pairs: 0.97 at 0 h, -0.27 at 24 h). A 24 h burn-in suffices here (about 3
+    lifetimes of the 6 h proteins)."""
+    model = load_model("intrinsic_extrinsic", "hela")
+    k6 = math.log(2) / 6.0  # 1/h
+    fold = {k: k6 / model.parameters[k]
+            for k in ("kdeg_slow", "kdeg_ext", "kdeg_BCL2", "kdeg_BCLXL")}
+    made = {"kdeg_slow": ["BID", "BAK", "BAX", "XIAP", "C9", "C3", "PARP", "CytoC_mito",
+                          "SMAC_mito"],
+            "kdeg_ext": ["R", "C8", "C6", "cIAP", "BAR"],
+            "kdeg_BCL2": ["BCL2"], "kdeg_BCLXL": ["BCLXL"]}
+    fast = model.with_overrides({**{k: k6 for k in fold},
+                                 **{f"ksyn_{p}": model.parameters[f"ksyn_{p}"] * fold[k]
+                                    for k, ps in made.items() for p in ps}})
+    opts = CultureOptions(step_h=2.0, burnin_h=24.0)
+    df = sister_correlation(fast, {"trail": 0.8}, [0.0, 24.0], n_pairs=40, max_h=8.0,
+                            options=opts, seed=4).set_index("delay_h")
+    assert (df["n_both_died"] >= 30).all()
+    assert df.loc[0.0, "pearson_r"] > 0.7
+    assert df.loc[24.0, "pearson_r"] < 0.4
+
+
+def test_noise_cv_per_sets_one_proteins_stationary_spread():
+    """``noise_cv_per`` replaces ``noise_cv`` for the rates it names: c-FLIP (made at
+    ksyn_FLIP, degraded at 0.693 /h, bound by nothing) drifts with log-SD sqrt(ln(1 + 0.5^2))
+    = 0.47 instead of 0.25, and every other rate keeps the default."""
+    from apopsim.culture import _Setup
+    from apopsim.engine import SolverOptions
+
+    model = load_model("intrinsic_extrinsic", "hela")
+    flip = list(model.state).index("FLIP")
+
+    def setup(noise_of: str) -> _Setup:
+        opts = CultureOptions(step_h=2.0, noise_of=noise_of, noise_cv_per={"ksyn_F*": 0.5})
+        return _Setup(model, {}, opts, SolverOptions(), np.random.default_rng(3),
+                      "cleaved_PARP_fraction", 0.5)
+
+    synthesis = setup("synthesis")  # sigma is then each multiplier's own log-SD
+    expected = np.full(len(synthesis.vary), math.sqrt(math.log1p(FAST.noise_cv ** 2)))
+    expected[synthesis.vary.index("ksyn_FLIP")] = math.sqrt(math.log1p(0.25))
+    assert np.allclose(synthesis.noise.sigma, expected)
+    y, _ = setup("protein").founders(80, 24.0, 2.0)  # 24 h = 17 FLIP lifetimes
+    assert float(np.std(np.log(y[:, flip]))) == pytest.approx(math.sqrt(math.log1p(0.25)),
+                                                              rel=0.2)
+    with pytest.raises(ValueError):
+        CultureOptions(noise_cv_per={"ksyn_FLIP": -0.1})
+    with pytest.raises(ApopsimError, match="'ksyn_NOPE' matches no rate"):
+        _Setup(model, {}, CultureOptions(noise_cv_per={"ksyn_NOPE": 0.5}), SolverOptions(),
+               np.random.default_rng(3), "cleaved_PARP_fraction", 0.5)
 
 
 def test_wells_share_division_times_until_their_fates_differ_and_cost_follows_live_cells():
@@ -169,3 +307,33 @@ def test_wells_share_division_times_until_their_fates_differ_and_cost_follows_li
     assert vehicle.work["cell_windows"] - burnin == live_at_window_start
     assert vehicle.work["cell_hours"] == pytest.approx(FAST.step_h * (live_at_window_start
                                                                       + burnin))
+
+
+def test_washout_lets_arrested_cells_resume_dividing():
+    """``regrowth_h``: treated from 0 h to ``duration_h``, then drug-free (the model decides
+    whether arrest lasts; issue 12, study 976). Palbociclib 1000 nM arrests the MCF-7-like
+    culture; after the washout its cells divide again (the model's arrest and senescence are
+    reversible), so the washed-out well regrows while the continuously treated one stays
+    arrested. GR is not defined after the washout; ``regrowth_gr`` is read from the washout."""
+    model = load_model("cdk46_breast", "er_breast_mcf7")
+    opts = CultureOptions(step_h=2.0, arrest_variable="arrested_fraction", burnin_h=24.0)
+    kw = dict(n_founders=8, warmup_h=0.0, options=opts, seed=3)
+    vehicle = grow_culture(model, {}, 36.0, regrowth_h=36.0, **kw)
+    washed = grow_culture(model, {"palbociclib": 1000}, 36.0, regrowth_h=36.0, **kw)
+    kept = grow_culture(model, {"palbociclib": 1000}, 72.0, **kw)
+    assert washed.duration_h == 36.0 and washed.regrowth_h == 36.0
+    assert washed.counts["time_h"].iloc[-1] == 72.0 and len(washed.counts) == 37
+    assert (washed.cells["end_h"] <= 72.0).all()
+    c = washed.counts.set_index("time_h")
+    # identical to the continuously treated well up to the washout
+    assert c.loc[:36.0, "live"].tolist() == kept.counts["live"].iloc[:19].tolist()
+    assert c.loc[38.0:, "divisions"].sum() > 2 * max(c.loc[2.0:36.0, "divisions"].sum(), 1)
+    assert washed.at(72.0)["live"] > kept.at(72.0)["live"]
+    assert math.isnan(washed.resumed_fraction(36.0)) and math.isnan(kept.resumed_fraction(72.0))
+    assert washed.resumed_fraction(72.0) > 0.5
+    before, after = growth_metrics(washed, vehicle, 36.0), growth_metrics(washed, vehicle, 72.0)
+    assert before["gr"] < 0.3 and math.isnan(before["regrowth_gr"])
+    assert math.isnan(after["gr"]) and after["regrowth_gr"] > 0.3
+    assert growth_metrics(vehicle, vehicle, 72.0)["regrowth_gr"] == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="regrowth_h"):
+        grow_culture(model, {}, 36.0, regrowth_h=-1.0, **kw)

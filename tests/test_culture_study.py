@@ -181,8 +181,11 @@ def test_cli_refuses_a_foreign_folder_and_writes_a_new_one(tmp_path, monkeypatch
 def test_demo_files_are_valid(name):
     spec = load_culture(ROOT / "scenarios" / "cultures" / f"{name}.yaml")
     assert len(spec.conditions()) == 9
-    assert spec.readout_times_h == [24, 48, 72]
+    assert spec.readout_times_h[:3] == [24, 48, 72]
     assert spec.expect
+    if name == "apg2575_palbociclib_culture":  # 72 h treated, washout, 72 h drug-free
+        assert (spec.duration_h, spec.regrowth_h) == (72, 72)
+        assert spec.readout_times_h[3:] == [96, 120, 144]
 
 
 def test_apopsim_check_includes_culture_files(tmp_path):
@@ -195,3 +198,83 @@ def test_apopsim_check_includes_culture_files(tmp_path):
     assert [(o.scenario, o.kind) for o in report.outcomes] == [
         ("tiny_culture", "readout"), ("tiny_culture", "synergy"), ("tiny_culture", "compare")]
     assert "tiny_culture" in report.timings_s
+
+
+REGROWTH = SMALL.replace("duration_h: 12\nreadout_times_h: [6, 12]",
+                         "duration_h: 12\nregrowth_h: 24\nreadout_times_h: [6, 12, 36]").replace(
+    "culture: {founders: 3, warmup_h: 0, step_h: 2}",
+    "culture: {founders: 6, warmup_h: 0, step_h: 2, burnin_h: 12, noise_cv_per: {ksyn_MCL1: 0.4}}"
+).replace("synergy: {readouts: [viability, apoptotic_fraction]",
+          "synergy: {readouts: [viability, gr_value, apoptotic_fraction]")
+
+
+def test_regrowth_phase_is_validated_with_located_errors(tmp_path):
+    """``regrowth_h``: readouts and ``at_h`` may run to ``duration_h + regrowth_h``, GR only
+    over the treatment, the regrowth readouts only after the washout."""
+    spec = load_culture(_write(tmp_path, REGROWTH))
+    assert spec.regrowth_h == 24 and spec.end_h == 36
+    assert spec.culture.options().noise_cv_per == {"ksyn_MCL1": 0.4}
+    late = REGROWTH.replace("[6, 12, 36]", "[6, 12, 40]")
+    with pytest.raises(ScenarioError, match=r"beyond duration_h \+ regrowth_h \(12 \+ 24 = 36"
+                       ) as exc:
+        load_culture(_write(tmp_path, late))
+    assert "c.yaml:" in str(exc.value)
+    cases = {  # expect entry 0 (the vehicle readout) rewritten -> the error it must give
+        "at_h: 12\n    op: \">=\"": ("at_h: 40\n    op: \">=\"", "expect.0: at_h 40 lies beyond"),
+        "readout: live_cells\n    condition: {}": ("readout: gr_value\n    condition: {}",
+                                                   "expect.0: gr_value is defined over the "
+                                                   "treatment only"),
+    }
+    for old, (new, msg) in cases.items():
+        text = REGROWTH.replace(old, new, 1).replace("at_h: 12\n    op: \">=\"",
+                                                     "at_h: 36\n    op: \">=\"", 1)
+        with pytest.raises(ScenarioError, match=msg):
+            load_culture(_write(tmp_path, text))
+    early = REGROWTH.replace("readout: live_cells\n    condition: {}",
+                             "readout: regrowth_gr\n    condition: {}")
+    with pytest.raises(ScenarioError, match="expect.0: regrowth_gr is read after the washout"):
+        load_culture(_write(tmp_path, early))
+    none = SMALL.replace("readout: live_cells\n    condition: {}",
+                         "readout: resumed_fraction\n    condition: {}")
+    with pytest.raises(ScenarioError, match="needs a washout phase"):
+        load_culture(_write(tmp_path, none))
+    odd = REGROWTH.replace("regrowth_h: 24", "regrowth_h: 25")
+    with pytest.raises(ScenarioError, match=r"regrowth_h \(25 h\) must be a whole number of "
+                       r"culture.step_h \(2 h\)"):
+        load_culture(_write(tmp_path, odd))
+    syn = REGROWTH.replace("method: bliss\n    readout: viability\n    at_h: 12",
+                           "method: bliss\n    readout: gr_value\n    at_h: 36")
+    with pytest.raises(ScenarioError, match="expect.1: gr_value is defined over the treatment"):
+        load_culture(_write(tmp_path, syn))
+
+
+def test_regrowth_readouts_report_and_provenance(tmp_path):
+    """A washout at 12 h and 24 h drug-free: the summary marks the phase, GR stops at the
+    washout (NaN after it, not scored for synergy), ``regrowth_gr`` and ``resumed_fraction``
+    start after it, run.json records ``regrowth_h``, and expect entries can read it."""
+    text = REGROWTH.replace("readout: live_cells\n    condition: {}\n    at_h: 12",
+                            "readout: resumed_fraction\n    condition: {}\n    at_h: 36").replace(
+        "op: \">=\"\n    value: 3", "op: \">\"\n    value: 0.3")
+    result = run_culture(_write(tmp_path, text), fast=True)
+    s = result.summary.set_index(["condition", "time_h"])
+    assert s.loc[("vehicle", 12.0), "phase"] == "treatment"
+    assert s.loc[("vehicle", 36.0), "phase"] == "regrowth"
+    assert s.xs(36.0, level="time_h")["gr_value"].isna().all()
+    assert s.xs(12.0, level="time_h")[["regrowth_gr", "resumed_fraction"]].isna().all().all()
+    assert s.loc[("vehicle", 36.0), "regrowth_gr"] == pytest.approx(1.0)
+    assert s.loc[("vehicle", 36.0), "live_cells"] > s.loc[("vehicle", 12.0), "live_cells"]
+    assert result.vehicle.counts["time_h"].iloc[-1] == 36.0
+    table = result.synergy_table()
+    assert set(table.loc[table["readout"] == "gr_value", "time_h"]) == {6.0, 12.0}
+    assert 36.0 in set(table.loc[table["readout"] == "viability", "time_h"])
+    assert set(result.gr_metrics["time_h"]) <= {6.0, 12.0}
+    outcomes = check_culture(result)
+    assert outcomes[0].status == "pass", outcomes[0].measured_text
+    assert result.provenance["regrowth_h"] == 24 and result.provenance["washout_h"] == 12
+    out = tmp_path / "out"
+    from apopsim.culture_study import write_culture_report
+
+    write_culture_report(result, out)
+    run = json.loads((out / "run.json").read_text())
+    assert run["spec"]["regrowth_h"] == 24 and "regrowth_gr" in run["definitions"]
+    assert (out / "plots" / "growth_curves.png").is_file()

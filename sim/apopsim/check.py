@@ -33,6 +33,7 @@ from apopsim.results import ScenarioResult
 from apopsim.scenario import Scenario, load_scenario
 from apopsim.scenario.checks import _summarise
 from apopsim.scenario.expect import (
+    CheckedElsewhereExpectation,
     CompareExpectation,
     CorrelationExpectation,
     IC50Measure,
@@ -56,7 +57,8 @@ scenarios, :func:`apopsim.library.scenarios_dir`): ``*.yaml`` directly in it, so
 not claims) is left out."""
 
 __all__ = ["DEFAULT_DIR", "FAST_N_CELLS", "FAST_OUTPUT_EVERY_H", "CheckReport", "Outcome",
-           "check_scenarios", "evaluate", "scenario_paths", "validate_scenarios"]
+           "check_scenarios", "evaluate", "resolve_pointers", "scenario_paths",
+           "validate_scenarios"]
 
 
 @dataclass
@@ -64,8 +66,10 @@ class Outcome:
     """One expectation's verdict.
 
     ``status`` is ``pass``, ``fail`` or ``error`` (the expectation could not be evaluated, e.g.
-    a failed run; counted as failing). ``measured`` is the number compared (NaN if none);
-    ``measured_text`` and ``expected`` are readable forms.
+    a failed run; counted as failing), or ``elsewhere`` for a ``checked_elsewhere`` pointer
+    (not counted: its verdicts are the rows of the files in ``checked_in``, summarised in
+    ``measured_text`` by :func:`resolve_pointers`). ``measured`` is the number compared (NaN if
+    none); ``measured_text`` and ``expected`` are readable forms.
     """
 
     study: str
@@ -82,6 +86,8 @@ class Outcome:
     status: str
     why_failing: str = ""
     detail: str = ""
+    checked_in: str = ""
+    """For a pointer: the claim files (as in ``file``, ``; ``-separated) that check it."""
 
     @property
     def passed(self) -> bool:
@@ -105,9 +111,14 @@ class CheckReport:
     results: dict[str, ScenarioResult] = field(default_factory=dict, repr=False)
 
     @property
+    def counted(self) -> list[Outcome]:
+        """The outcomes that count: every one but the ``elsewhere`` pointers."""
+        return [o for o in self.outcomes if o.status != "elsewhere"]
+
+    @property
     def n_failed(self) -> int:
-        """Expectations that do not pass (``fail`` or ``error``)."""
-        return sum(not o.passed for o in self.outcomes)
+        """Expectations that do not pass (``fail`` or ``error``; pointers not counted)."""
+        return sum(not o.passed for o in self.counted)
 
     @property
     def ok(self) -> bool:
@@ -123,19 +134,24 @@ class CheckReport:
         then the reason given for each failing claim (``why_failing``, or the error)."""
         head = ("#", "study", "scenario", "role", "claim", "measured", "expected", "status")
         rows = [(str(k), o.study, o.scenario, o.role, _cut(o.claim, width),
-                 _cut(o.measured_text, 40), _cut(o.expected, 40), o.status.upper())
+                 o.measured_text if o.status == "elsewhere" else _cut(o.measured_text, 40),
+                 _cut(o.expected, 40), o.status.upper())
                 for k, o in enumerate(self.outcomes, 1)]
         widths = [max(len(str(r[i])) for r in [head, *rows]) for i in range(len(head))]
         line = lambda r: "  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip()  # noqa: E731
         out = [line(head), line(tuple("-" * w for w in widths)), *map(line, rows)]
         notes = [f"  #{k} {o.scenario}[{o.index}]: " + " ".join(
                  (o.why_failing or o.detail or "(no reason given)").split())
-                 for k, o in enumerate(self.outcomes, 1) if not o.passed]
+                 for k, o in enumerate(self.outcomes, 1)
+                 if not o.passed and o.status != "elsewhere"]
         if notes:
             out += ["", "why failing:", *notes]
-        n = len(self.outcomes)
+        n = len(self.counted)
         out.append(f"\n{n - self.n_failed} of {n} expectations pass"
                    f"{' (fast mode: reduced runs)' if self.fast else ''}")
+        if n < len(self.outcomes):
+            out.append(f"{len(self.outcomes) - n} claims are checked in other files (status "
+                       "ELSEWHERE; their verdicts are counted there)")
         if self.unchecked:
             out.append("no expectations: " + ", ".join(self.unchecked))
         return "\n".join(out)
@@ -144,7 +160,8 @@ class CheckReport:
         """The report as JSON-safe data."""
         from apopsim._io import json_safe
 
-        return json_safe({"fast": self.fast, "n_expectations": len(self.outcomes),
+        return json_safe({"fast": self.fast, "n_expectations": len(self.counted),
+                          "n_checked_elsewhere": len(self.outcomes) - len(self.counted),
                           "n_failed": self.n_failed, "timings_s": self.timings_s,
                           "unchecked": self.unchecked, "outcomes": self.rows()})
 
@@ -241,6 +258,10 @@ def _collect(paths: list[Path]) -> tuple[_Loaded, dict[Path, list[tuple[Path, An
         reads.setdefault(path, [])
         problems += [(loaded.where(path, loc), msg) for loc, msg in expectation_problems(s)]
         for i, e in enumerate(s.expect):
+            if isinstance(e, CheckedElsewhereExpectation):
+                problems += [(loaded.where(path, ("expect", i, "checked_in", j)),
+                              f"no such claim file: {_rel(path.parent / f)}")
+                             for j, f in enumerate(e.checked_in) if not (path.parent / f).is_file()]
             # (measure, its path under expect[i], the panel member it is read in)
             targets: list[tuple[Any, tuple, Path | None]] = [
                 (m, (i, *p), None) for p, m in e.measures()]
@@ -433,6 +454,8 @@ def evaluate(e: Any, base: Path, results: dict[Path, ScenarioResult],
     ev = ev or _Evaluator(results)
     if isinstance(e, NotModelledExpectation):
         return math.nan, "not modelled", f"needs {e.needs}", False
+    if isinstance(e, CheckedElsewhereExpectation):
+        return math.nan, "not run in this check", "see " + ", ".join(e.checked_in), False
     if isinstance(e, CompareExpectation):
         up = e.op == ">"
         left = ev.measure(base, e.left)
@@ -516,9 +539,10 @@ def check_scenarios(paths: list[str | Path] | None = None, *, fast: bool = False
     for p in files:
         s = loaded.scenarios[p]
         for i, e in enumerate(s.expect):
+            pointer = isinstance(e, CheckedElsewhereExpectation)
             try:
                 measured, text, expected, passed = evaluate(e, p, results, ev)
-                status, detail = ("pass" if passed else "fail"), ""
+                status, detail = ("pass" if passed else "elsewhere" if pointer else "fail"), ""
                 if passed and e.why_failing:
                     detail = "passes although why_failing is set: update the scenario"
             except Exception as exc:  # an expectation that cannot be evaluated fails, named
@@ -531,11 +555,30 @@ def check_scenarios(paths: list[str | Path] | None = None, *, fast: bool = False
                 study=e.study_label(s.name), scenario=s.name, file=_rel(p), index=i,
                 kind=e.kind, role=e.role, claim=e.claim, source=e.source, measured=measured,
                 measured_text=text, expected=expected, status=status,
-                why_failing=(e.why_failing or "") if status != "pass" else "", detail=detail))
+                why_failing=(e.why_failing or "") if status != "pass" else "", detail=detail,
+                checked_in="; ".join(_rel((p.parent / f).resolve()) for f in e.checked_in)
+                if pointer else ""))
     outcomes.sort(key=lambda o: (_study_key(o.study), o.scenario, o.index))
     timings["total"] = round(time.perf_counter() - t0, 3)
-    return CheckReport(outcomes, fast, timings, unchecked,
+    return CheckReport(resolve_pointers(outcomes), fast, timings, unchecked,
                        {r.scenario.name: r for r in results.values()})
+
+
+def resolve_pointers(outcomes: list[Outcome]) -> list[Outcome]:
+    """Fill each ``elsewhere`` pointer's ``measured_text`` with the verdicts of the files it
+    names (``k of n pass`` per file, from the rows of ``outcomes`` with that ``file``; "not run
+    in this check" if none). Returns ``outcomes`` (changed in place)."""
+    for o in outcomes:
+        if o.status != "elsewhere":
+            continue
+        parts = []
+        for f in o.checked_in.split("; "):
+            rows = [r for r in outcomes if r.file == f and r.status != "elsewhere"]
+            name = Path(f).name
+            parts.append(f"{name}: {sum(r.passed for r in rows)} of {len(rows)} pass" if rows
+                         else f"{name}: not run in this check")
+        o.measured_text = "; ".join(parts)
+    return outcomes
 
 
 def _study_key(study: str) -> tuple:

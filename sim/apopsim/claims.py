@@ -25,7 +25,15 @@ import sys
 import time
 from pathlib import Path
 
-from apopsim.check import CheckReport, Outcome, _rel, _study_key, check_scenarios, scenario_paths
+from apopsim.check import (
+    CheckReport,
+    Outcome,
+    _rel,
+    _study_key,
+    check_scenarios,
+    resolve_pointers,
+    scenario_paths,
+)
 from apopsim.errors import ScenarioError
 from apopsim.scenario.checks import _summarise
 
@@ -136,6 +144,6 @@ def check_all(paths: list[str | Path] | None = None, *, fast: bool = False,
                 o.file = _rel(p)
                 outcomes.append(o)
     outcomes.sort(key=lambda o: (_study_key(o.study), o.scenario, o.index))
-    report.outcomes = outcomes
+    report.outcomes = resolve_pointers(outcomes)
     report.timings_s["total"] = round(time.perf_counter() - t0, 3)
     return report

@@ -106,7 +106,30 @@ def _summary_table(result) -> str:
 
 def _cmd_validate(args: argparse.Namespace) -> int:
     from apopsim.check import validate_scenarios
+    from apopsim.claims import file_kind
 
+    path = Path(args.scenario)
+    kind = file_kind(path) if path.is_file() else "scenario"  # a missing file: scenario error
+    if kind == "culture":
+        from apopsim.culture_study import load_culture
+
+        c = load_culture(path)
+        print(f"{path}: valid culture study ({len(c.conditions())} wells, "
+              f"{len(c.expect)} expectations)")
+        return 0
+    if kind == "invivo":
+        from apopsim.tissue.study import load_study
+
+        st = load_study(path)
+        print(f"{path}: valid in-vivo study ({len(st.arms)} arms, {len(st.expect)} "
+              "expectations)")
+        return 0
+    if kind == "panel":
+        from apopsim.panel import PanelSpec
+
+        pn = PanelSpec.from_yaml(path)
+        print(f"{path}: valid panel ({pn.n_lines} lines, {len(pn.expect)} expectations)")
+        return 0
     s = validate_scenarios([args.scenario])[0]  # also the expect: claims against the runs
     claims = f", {len(s.expect)} expectations" if s.expect else ""
     print(f"{args.scenario}: valid ({len(s.conditions())} conditions, model {s.model!r}{claims})")
@@ -306,8 +329,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--scheduler", help="Dask scheduler address, e.g. tcp://host:8786")
     r.set_defaults(func=_cmd_run)
 
-    v = sub.add_parser("validate", help="check a scenario without running it")
-    v.add_argument("scenario")
+    v = sub.add_parser("validate", help="check a claim file (scenario, panel, in-vivo study or "
+                       "culture study, told apart by its fields) without running it")
+    v.add_argument("scenario", help="scenario, panel, in-vivo or culture YAML file")
     v.set_defaults(func=_cmd_validate)
 
     s = sub.add_parser("schema", help="print the JSON Schema of scenario files")

@@ -12,16 +12,27 @@ integrated in one batched call, so the cost follows the number of cells alive):
   daughters (``molecules_per_nM``; 1 nM = 1000 molecules in a 1.66 pL cell, the EARM
   convention), and each daughter keeps the mother's concentration up to that partition noise.
 - **Slow noise in synthesis.** Every rate matching ``vary`` (default ``ksyn_*``, nM/h) is
-  multiplied by ``exp(sigma z - sigma^2 / 2)`` (``sigma`` per rate, so that the protein it
-  makes has the stationary CV ``noise_cv``) where ``z`` is an Ornstein-Uhlenbeck process
-  (unit variance, correlation time ``noise_tau_h``), updated exactly at each window and held
-  within it. A ``shared_fraction`` of its variance is common to all of a cell's rates (one
-  extrinsic factor), the rest private to each rate. Daughters inherit the mother's ``z``, so
-  sisters start alike and drift apart (Spencer et al., Nature 2009). No variation is static:
-  founders are drawn from the stationary state of this drift (``burnin_h``), so a protein's
-  deviation lives as long as the protein and its synthesis noise remember it.
+  multiplied by ``exp(sigma z - sigma^2 / 2)`` (``sigma`` per rate, so that the protein it makes
+  has the stationary CV ``noise_cv``, or its own from ``noise_cv_per``) where ``z`` is an
+  Ornstein-Uhlenbeck process (unit variance, correlation time ``noise_tau_h``), updated exactly
+  at each window and held within it. A ``shared_fraction`` of its variance is common to all of a
+  cell's rates (one extrinsic factor), the rest private to each rate. Daughters inherit the
+  mother's ``z``, so sisters start alike and drift apart (Spencer et al., Nature 2009). No
+  variation is static: founders are drawn from the stationary state of this drift
+  (``burnin_h``), so a protein's deviation lives as long as the protein and its synthesis noise
+  remember it.
+- **Growth dilution** (``growth_dilution``, off by default): for models whose degradation is
+  proteolysis only, each live cell's concentrations are also diluted by its volume growth,
+  ``ln 2 / T (1 - a)`` per h, with synthesis raised to keep untreated levels (see
+  :class:`CultureOptions`). The built-in models' long half-lives already include dilution.
 - **Death** is the scenarios' rule (death variable crossing its threshold, located inside the
   window); a dead cell stays in the well as a dead cell (no clearance) and stops.
+
+- **Washout and regrowth.** With ``regrowth_h > 0`` the drugs are removed at ``duration_h``
+  (every drug input back to its untreated value; what the drugs left bound or changed relaxes
+  by the model's own kinetics) and the culture grows drug-free for ``regrowth_h`` hours, still
+  slowed by ``arrest_variable``: whether arrested or senescent cells divide again is decided by
+  the model, not assumed (a clonogenic-like readout, as colony assays after drug removal).
 
 Founders are pre-equilibrated with their own noise values, drift untreated for ``burnin_h``
 hours less the warm-up (no division), are given random cycle ages (an asynchronous culture),
@@ -75,6 +86,12 @@ class CultureOptions:
         Stationary CV of each varied rate's protein (``noise_of="protein"``, default; Spencer
         et al. 2009: protein CV 0.2-0.3; Sigal et al. 2006: SD 15-30 % of the mean) or of the
         synthesis multiplier itself (``"synthesis"``).
+    noise_cv_per
+        Per-rate CVs that replace ``noise_cv`` (rate name or glob pattern -> CV; the first
+        matching pattern wins), e.g. ``{"ksyn_FLIP": 0.5}``: proteins whose fluctuations are
+        larger than the typical 0.2-0.3 (Bertaux et al. PLoS Comput Biol 2014 fitted large, rare
+        fluctuations of the short-lived c-FLIP and MCL-1 to HeLa TRAIL fate data). Empty by
+        default: every rate gets ``noise_cv``.
     noise_of
         ``"protein"``: a protein made at rate ``ksyn`` and turned over at rate k averages its
         synthesis noise over about 1/k hours, so its log-variance is the multiplier's times
@@ -110,11 +127,36 @@ class CultureOptions:
         Model readout in [0, 1] that slows the cycle (None: no arrest).
     max_cells
         Refuse to grow beyond this many cells (live + dead).
+    growth_dilution
+        Dilute by volume growth (default False: the model's own kinetics only, as before). For
+        models whose degradation rates are proteolysis only: a cycling cell also dilutes every
+        concentration at ``mu = ln 2 / T (1 - a)`` per h (T its own intermitotic time,
+        ``cycle_h`` in :func:`sister_correlation`; ``a`` the arrest readout at the window end).
+        Removal then is proteolysis + dilution, as measured in growing cells (Eden et al.,
+        Science 2011;331:764: removal half-lives of 45 min to 22.5 h in H1299 cells). Not for
+        the built-in models as they stand: their long half-lives (27 h, "dilution-limited",
+        Bertaux et al. 2014) are lumped turnovers that already include dilution, and
+        ``cdk46_breast`` writes dilution out for BCL-2 / BCL-xL, so switching this on counts
+        dilution twice (a 27 h protein would be removed with a 12.7 h half-life in a 24 h
+        cycle, below Eden et al.'s longest). With True: (1) after each window every live cell's
+        concentration species
+        (the model's species that are not boundary, constant or amount-only species; no
+        rate-rule state such as ``committed``, and no rule readout such as a cleaved fraction)
+        are multiplied by ``exp(-mu step_h)`` (Lie operator splitting: a protein's stationary
+        level is then low by about ``mu step_h / 2`` relative to the exact ``s / (k + mu)``,
+        1.4 % at ``step_h`` = 1 h and 2.9 % at 2 h for a 24 h cycle); (2) every rate carrying
+        noise (``vary``) is raised by ``(k + mu0) / k``, with k its measured turnover
+        (``_Setup.turnover_per_h``) and ``mu0 = ln 2 / cycle_h``, so that an untreated cycling
+        cell keeps the documented levels (exact for a protein made and degraded alone, an
+        approximation for complexes); ``noise_of="protein"`` then widens each multiplier for
+        the effective turnover ``k + mu0``. Founders are pre-equilibrated at the documented
+        levels and burnt in under the same dilution and compensated synthesis.
     """
 
     cycle_h: float = 24.0
     cycle_cv: float = 0.15
     noise_cv: float = 0.25
+    noise_cv_per: Mapping[str, float] = field(default_factory=dict)
     noise_of: str = "protein"
     noise_tau_h: float = 10.0
     shared_fraction: float = 0.5
@@ -124,10 +166,13 @@ class CultureOptions:
     vary: tuple[str, ...] = ("ksyn_*",)
     arrest_variable: str | None = None
     max_cells: int = 200_000
+    growth_dilution: bool = False
 
     def __post_init__(self) -> None:
         checks = {"cycle_h": self.cycle_h > 0, "cycle_cv": self.cycle_cv >= 0,
-                  "noise_cv": self.noise_cv >= 0, "noise_tau_h": self.noise_tau_h > 0,
+                  "noise_cv": self.noise_cv >= 0,
+                  "noise_cv_per": all(v >= 0 for v in self.noise_cv_per.values()),
+                  "noise_tau_h": self.noise_tau_h > 0,
                   "shared_fraction": 0 <= self.shared_fraction <= 1,
                   "burnin_h": self.burnin_h >= 0,
                   "noise_of": self.noise_of in ("protein", "synthesis"),
@@ -154,6 +199,10 @@ class Culture:
         "alive"), ``end_h`` (division or death time, or the end), ``death_h`` (NaN unless died).
     n_failed
         Cells whose integration failed (dropped, reported, never hidden).
+    duration_h
+        Treatment time (h from treatment start; the washout time when ``regrowth_h > 0``).
+    regrowth_h
+        Drug-free growth after the washout (h; 0: no washout phase).
     work
         What the culture cost: ``cell_hours`` (live cells integrated x window length, h,
         burn-in and warm-up included), ``cell_windows`` (cell integrations),
@@ -165,6 +214,8 @@ class Culture:
     n_failed: int = 0
     options: CultureOptions = field(default_factory=CultureOptions)
     work: dict[str, float] = field(default_factory=dict)
+    duration_h: float = math.nan
+    regrowth_h: float = 0.0
 
     def at(self, t_h: float) -> pd.Series:
         """The counts row at the last window end at or before ``t_h`` (h)."""
@@ -176,6 +227,21 @@ class Culture:
         r = self.at(t_h)
         total = r["live"] + r["dead"]
         return float(r["dead"] / total) if total else math.nan
+
+    def resumed_fraction(self, t_h: float) -> float:
+        """Of the cells alive at the washout (``duration_h``), the fraction that divided at
+        least once by ``t_h`` (h after treatment start): the per-cell clonogenic-like readout
+        (a colony needs a cell that divides again after the drug is gone). NaN before the
+        washout, without a regrowth phase, or if no cell was alive at the washout."""
+        w = self.duration_h
+        if not (self.regrowth_h > 0 and t_h > w + 1e-9):
+            return math.nan
+        c = self.cells
+        at_washout = c[(c["birth_h"] <= w + 1e-9) & (c["end_h"] > w + 1e-9)]
+        if at_washout.empty:
+            return math.nan
+        divided = (at_washout["fate"] == "divided") & (at_washout["end_h"] <= t_h + 1e-9)
+        return float(divided.mean())
 
 
 class _Noise:
@@ -221,15 +287,30 @@ class _Setup:
             raise ApopsimError(f"model {model.name!r} has no parameter matching "
                                f"{', '.join(opts.vary)} to carry synthesis noise")
         self.base = np.array([self.untreated.get(k, model.parameters[k]) for k in self.vary])
+        self.static_base = self.base  # rates of a non-growing cell (pre-equilibration)
+        self.mu0 = math.log(2) / opts.cycle_h if opts.growth_dilution else 0.0  # 1/h
+        self.arrest = opts.arrest_variable
+        skip = set(model.boundary_species) | model.constant_amount | model.only_substance
+        self.diluted = np.array([i for i, n in enumerate(model.state)
+                                 if n in set(model.species) and n not in skip], dtype=np.intp)
         self.treated = {**self.untreated, **catalogue().resolve(model, doses_nM or {})}
         self.event = ThresholdEvent(death_variable, threshold, direction, after="stop")
         self.model, self.solver = model, solver
-        sigma = None
-        if opts.noise_of == "protein":
-            s_p = math.sqrt(math.log1p(opts.noise_cv ** 2))
-            k = self.turnover_per_h()
-            sigma = s_p * np.sqrt(1.0 + 1.0 / (opts.noise_tau_h * k))
+        unmatched = [p for p in opts.noise_cv_per
+                     if not any(fnmatch.fnmatchcase(k, p) for k in self.vary)]
+        if unmatched:
+            raise ApopsimError(f"noise_cv_per: {', '.join(map(repr, unmatched))} matches no "
+                               f"rate carrying synthesis noise ({', '.join(self.vary)})")
+        cv = np.array([next((c for p, c in opts.noise_cv_per.items()
+                             if fnmatch.fnmatchcase(k, p)), opts.noise_cv) for k in self.vary])
+        sigma: np.ndarray | None = np.sqrt(np.log1p(cv ** 2)) if opts.noise_cv_per else None
+        if opts.growth_dilution:
+            self.base = self.base * self.compensation()
+        if opts.noise_of == "protein":  # a growing cell averages over 1 / (k + mu0)
+            k = self.turnover_per_h() + self.mu0
+            sigma = np.sqrt(np.log1p(cv ** 2)) * np.sqrt(1.0 + 1.0 / (opts.noise_tau_h * k))
         self.noise = _Noise(len(self.vary), opts, rng, sigma)
+        self.opts_cycle_h = opts.cycle_h
 
     def turnover_per_h(self, horizon_h: float = 400.0, rel_step: float = 0.1) -> np.ndarray:
         """Relaxation rate (1/h) of what each varied rate makes, from the untreated cell's step
@@ -264,18 +345,66 @@ class _Setup:
             rates[i] = 1.0 / max(mean_time, 1e-3)
         return rates
 
-    def values(self, z: np.ndarray, treated: bool) -> list[dict[str, float]]:
-        """Parameter values of cells with noise states ``z``, untreated or treated."""
+    def compensation(self, floor_nM: float = 1e-3) -> np.ndarray:
+        """Factors on the varied rates that keep an untreated cell diluting at
+        ``mu0 = ln 2 / cycle_h`` (1/h) at the non-growing cell's steady state ``y*`` (nM).
+
+        Flux balance at ``y*``: the synthesis rates are raised by ``delta`` (relative) so that
+        ``F(y*) + B delta - mu0 D y* = 0`` holds as closely as possible, where ``B`` holds each
+        rate's synthesis flux (nM/h) and ``D`` selects the diluted species. A protein made and
+        degraded alone at k gets exactly ``(k + mu0) / k``; a protein held in complexes gets
+        the dilution of its whole pool (free and bound), because the residual is weighed where
+        it lands: ``delta`` minimises the relative deviation of the linearised steady state,
+        ``(J - mu0 D)^-1 (mu0 D y* - B delta) / y*``, over the species above ``floor_nM``
+        (least squares; ``J`` the exact Jacobian). Exact to first order in the deviation;
+        complexes whose dilution no synthesis rate can replace stay approximate (measured in
+        tests/test_culture.py)."""
+        pre = PreequilibrationOptions()
+        p0 = self.cm.param_vector(self.untreated)
+        y0 = preequilibrate(self.cm, self.solver, np.array(self.model.initial), p0, pre)[0]
+        f0 = self.cm.rhs(0.0, y0, p0)
+        flux = np.empty((len(y0), len(self.vary)))
+        for i, k in enumerate(self.vary):  # rates are linear in ksyn: doubling adds the flux
+            p1 = self.cm.param_vector({**self.untreated, k: 2 * self.base[i]})
+            flux[:, i] = self.cm.rhs(0.0, y0, p1) - f0
+        d = np.zeros(len(y0))
+        d[self.diluted] = self.mu0
+        a = self.cm.jac(0.0, y0, p0) - np.diag(d)
+        m = np.linalg.solve(a, flux)
+        r = np.linalg.solve(a, d * y0)
+        w = np.where(y0 > floor_nM, 1.0 / np.maximum(y0, floor_nM), 0.0)
+        delta = np.linalg.lstsq(w[:, None] * m, w * r, rcond=None)[0]
+        return np.maximum(1.0 + delta, 0.0)
+
+    def values(self, z: np.ndarray, treated: bool, static: bool = False
+               ) -> list[dict[str, float]]:
+        """Parameter values of cells with noise states ``z``, untreated or treated; with
+        ``static`` the rates of a non-growing cell (no growth-dilution compensation)."""
         fixed = self.treated if treated else self.untreated
-        return [{**fixed, **dict(zip(self.vary, self.base * m))}
+        base = self.static_base if static else self.base
+        return [{**fixed, **dict(zip(self.vary, base * m))}
                 for m in self.noise.multipliers(z)]
 
+    def dilute(self, y: np.ndarray, dt: float, cycle_h: float | np.ndarray,
+               arrest: np.ndarray | None) -> None:
+        """Growth dilution of states ``y`` (n, n_state; nM) in place over ``dt`` h: the
+        concentration species times ``exp(-ln 2 / cycle_h (1 - a) dt)`` (cycle time in h,
+        scalar or one per cell; ``a`` the arrest readout per cell, clipped to [0, 1]). Nothing
+        happens without ``growth_dilution``."""
+        if not self.mu0 or not len(y):
+            return
+        go = np.ones(len(y)) if arrest is None else 1.0 - np.clip(arrest, 0.0, 1.0)
+        f = np.exp(-math.log(2) / np.asarray(cycle_h) * go * dt)
+        y[:, self.diluted] *= f[:, None]
+
     def preequilibrated(self, z: np.ndarray) -> np.ndarray:
-        """Untreated steady states (nM) of cells with noise states ``z`` held fixed."""
+        """Untreated steady states (nM) of cells with noise states ``z`` held fixed (of a
+        non-growing cell: the documented levels, which growth dilution with compensated
+        synthesis keeps up to the approximation stated in :class:`CultureOptions`)."""
         pre = PreequilibrationOptions()
         return np.array([preequilibrate(self.cm, self.solver, np.array(self.model.initial),
                                         self.cm.param_vector(v), pre)[0]
-                         for v in self.values(z, treated=False)])
+                         for v in self.values(z, treated=False, static=True)])
 
     def founders(self, n: int, burnin_h: float, step_h: float) -> tuple[np.ndarray, np.ndarray]:
         """``n`` untreated cells drawn from the stationary state of the drifting noise: states
@@ -287,13 +416,18 @@ class _Setup:
         protein with degradation rate k averages its synthesis over about 1/k hours, and a
         frozen start would give stable proteins (half-life 27 h) a static deviation that their
         descendants keep for days. A deviation left from the frozen start decays as
-        ``exp(-k burnin_h)`` (0.08 for k = 0.0257 /h and 96 h).
+        ``exp(-k burnin_h)`` (0.08 for k = 0.0257 /h and 96 h). With ``growth_dilution`` the
+        burn-in dilutes at ``ln 2 / cycle_h`` (no arrest readout is applied to founders'
+        burn-in unless ``arrest_variable`` is set) with compensated synthesis.
         """
         z = self.noise.stationary(n)
         y = self.preequilibrated(z)
         grid = np.array([0.0, step_h / 2, step_h])
+        watch = self.arrest if self.mu0 else None
         for _ in range(int(round(burnin_h / step_h))):
-            _window(self.cm, self.integrator, y, self.values(z, False), grid, self.event, None)
+            _, _, a = _window(self.cm, self.integrator, y, self.values(z, False), grid,
+                              self.event, watch)
+            self.dilute(y, step_h, self.opts_cycle_h, a if watch else None)
             z = self.noise.step(z, step_h)
         return y, z
 
@@ -339,7 +473,9 @@ def sister_correlation(
     delay (h) a copy of every pair is treated with ``doses_nM`` for up to ``max_h`` hours.
     Returns one row per delay: ``delay_h``, ``n_both_died`` (pairs where both sisters died),
     ``pearson_r`` and ``spearman_rho`` of the sisters' times to death (h) over those pairs, and
-    the same for random pairs of cells at that delay (``random_r``).
+    the same for random pairs of cells at that delay (``random_r``). With
+    ``options.growth_dilution`` the sisters grow (dilute at ``ln 2 / cycle_h``, slowed by the
+    arrest readout) before and during treatment, as in a cycling culture.
     """
     from scipy.stats import pearsonr, spearmanr
 
@@ -353,11 +489,14 @@ def sister_correlation(
     z = np.concatenate([z, z])
     dt = opts.step_h
     grid = np.array([0.0, dt / 2, dt])
+    watch = st.arrest if st.mu0 else None
     rows = []
     t = 0.0
     for delay in sorted(delays_h):
         while t < delay - 1e-9:  # drift untreated up to this delay
-            _window(st.cm, st.integrator, y, st.values(z, False), grid, st.event, None)
+            _, _, a = _window(st.cm, st.integrator, y, st.values(z, False), grid, st.event,
+                              watch)
+            st.dilute(y, dt, opts.cycle_h, a if watch else None)
             z = st.noise.step(z, dt)
             t += dt
         yy, zz = y.copy(), z.copy()
@@ -368,8 +507,9 @@ def sister_correlation(
             if not idx.size:
                 break
             sub = yy[idx]
-            died, failed, _ = _window(st.cm, st.integrator, sub, st.values(zz[idx], True), grid,
-                                      st.event, None)
+            died, failed, a = _window(st.cm, st.integrator, sub, st.values(zz[idx], True), grid,
+                                      st.event, watch)
+            st.dilute(sub, dt, opts.cycle_h, a if watch else None)  # dead cells stop anyway
             yy[idx] = sub
             ttd[idx[np.isfinite(died)]] = k * dt + died[np.isfinite(died)]
             running[idx[np.isfinite(died) | failed]] = False
@@ -415,9 +555,13 @@ def grow_culture(
     parameters: Mapping[str, float] | None = None,
     direction: str = "up",
     progress: Callable[[float, int], None] | None = None,
+    regrowth_h: float = 0.0,
 ) -> Culture:
     """Grow a clone of ``model`` cells untreated for ``warmup_h`` h, then treat for
-    ``duration_h`` h with ``doses_nM`` (nM by drug name; None or {} = vehicle).
+    ``duration_h`` h with ``doses_nM`` (nM by drug name; None or {} = vehicle), then, if
+    ``regrowth_h > 0``, wash the drugs out and grow drug-free for ``regrowth_h`` h (the
+    culture's counts then run to ``duration_h + regrowth_h``; ``arrest_variable`` still slows
+    the cycle, so the model decides whether arrested cells resume dividing).
 
     Same ``seed`` -> same culture, so a vehicle and a treated arm share their founders and
     warm-up. A cell dies when ``death_variable`` crosses ``threshold`` (rising, or falling with
@@ -428,6 +572,9 @@ def grow_culture(
 
     wall0 = time.perf_counter()
     opts = options or CultureOptions()
+    if not (duration_h >= 0 and regrowth_h >= 0):
+        raise ValueError(f"grow_culture: duration_h ({duration_h:g} h) and regrowth_h "
+                         f"({regrowth_h:g} h) must be >= 0")
     # three independent streams (synthesis noise, cycle times, partition), so that wells of one
     # seed draw the same cycle times and noise for as long as their cells divide alike:
     # binomial sampling consumes a state-dependent number of draws, and would otherwise make
@@ -460,11 +607,12 @@ def grow_culture(
     cell_windows = burnin_windows
     n_steps_warm = int(round(warmup_h / opts.step_h))
     n_steps = int(round(duration_h / opts.step_h))
+    n_regrow = int(round(regrowth_h / opts.step_h))
     dt = opts.step_h
     grid = np.array([0.0, dt / 2, dt])
-    for k in range(-n_steps_warm, n_steps):
+    for k in range(-n_steps_warm, n_steps + n_regrow):
         t0 = k * dt
-        on = k >= 0
+        on = 0 <= k < n_steps  # treated from 0 h until the washout at duration_h
         if k == 0:
             counts.append({"time_h": 0.0, "live": len(y), "dead": 0, "divisions": 0})
         if len(y) == 0:
@@ -480,12 +628,17 @@ def grow_culture(
         n_failed += int(failed.sum())
         dead = np.isfinite(died)
         alive = ~failed & ~dead
-        if on:
+        if k >= 0:
             dead_since_treatment += int(dead.sum())
             records += [{"cell": ident[c], "parent": parent[c], "birth_h": birth[c],
                          "fate": "died", "end_h": t0 + died[c], "death_h": t0 + died[c]}
                         for c in np.nonzero(dead)[0]]
         phase[alive] += dt * (1.0 - np.clip(last[alive], 0.0, 1.0)) / tcyc[alive]
+        if st.mu0:  # volume doubles as the phase goes from 0 to 1
+            grown = np.nonzero(alive)[0]
+            sub = y[grown]
+            st.dilute(sub, dt, tcyc[grown], last[grown] if opts.arrest_variable else None)
+            y[grown] = sub
         keep = alive & (phase < 1.0)
         split = np.nonzero(alive & (phase >= 1.0))[0]
         n_div, n_kids = len(split), 2 * len(split)
@@ -511,32 +664,56 @@ def grow_culture(
                            "divisions": n_div})
         if progress is not None:
             progress(t0 + dt, len(y))
-    end = n_steps * dt
+    end = (n_steps + n_regrow) * dt
     records += [{"cell": i, "parent": p, "birth_h": b, "fate": "alive", "end_h": end,
                  "death_h": math.nan} for i, p, b in zip(ident, parent, birth)]
     work = {"cell_windows": cell_windows, "cell_hours": cell_windows * dt,
             "burnin_cell_windows": burnin_windows,
             "wall_s": time.perf_counter() - wall0}
-    return Culture(pd.DataFrame(counts), pd.DataFrame(records), n_failed, opts, work)
+    return Culture(pd.DataFrame(counts), pd.DataFrame(records), n_failed, opts, work,
+                   duration_h=n_steps * dt, regrowth_h=n_regrow * dt)
+
+
+def gr_value(x: float, x0: float, xc: float, xc0: float | None = None) -> float:
+    """Growth-rate inhibition value (Hafner et al. 2016, Nat Methods 13:521) of a well grown
+    from ``x0`` to ``x`` live cells while its control grew from ``xc0`` (default ``x0``) to
+    ``xc``: ``2 ** (log2(x / x0) / log2(xc / xc0)) - 1``; 1 = no effect, 0 = no net growth,
+    < 0 = net loss. NaN unless ``x0 > 0`` and the control grew (``xc > xc0``)."""
+    xc0 = x0 if xc0 is None else xc0
+    if not (x0 > 0 and xc0 > 0 and xc > xc0):
+        return math.nan
+    return float(2 ** (math.log2(max(x, 1e-9) / x0) / math.log2(xc / xc0)) - 1)
 
 
 def growth_metrics(treated: Culture, vehicle: Culture, t_h: float) -> dict[str, float]:
     """Screening readouts at ``t_h`` (h) of a treated culture against its vehicle.
 
     - ``viability``: live treated / live vehicle cells (CellTiter-Glo-like, relative to
-      vehicle);
+      vehicle; after a washout the vehicle keeps growing, so a well whose cells regrow at the
+      vehicle's rate keeps its viability and one whose cells stay arrested loses it);
     - ``gr``: growth-rate inhibition value of Hafner et al. 2016 (Nat Methods 13:521),
       ``2 ** (log2(x / x0) / log2(x_ctrl / x0)) - 1`` with x0 the live count at treatment
-      start: 1 = no effect, 0 = cytostatic, < 0 = cytotoxic;
+      start: 1 = no effect, 0 = cytostatic, < 0 = cytotoxic. Defined over the treatment only:
+      NaN after a washout (over 0-t it would average treated and drug-free growth into one
+      number that is neither);
+    - ``regrowth_gr``: the same formula over the drug-free phase, from the washout
+      (``duration_h``) to ``t_h``, each well against its own count at the washout and the
+      vehicle against its own: 1 = the cells regrow at the vehicle's rate (arrest reversed),
+      0 = no net regrowth (arrest permanent or balanced by death), < 0 = cells keep dying.
+      NaN up to the washout;
+    - ``resumed_fraction``: :meth:`Culture.resumed_fraction`;
     - ``apoptotic_fraction`` of the treated well.
     """
     x0 = treated.at(0.0)["live"]
     x, xc = treated.at(t_h)["live"], vehicle.at(t_h)["live"]
-    if not (x0 > 0 and xc > x0):
-        gr = math.nan
-    else:
-        gr = 2 ** (math.log2(max(x, 1e-9) / x0) / math.log2(xc / x0)) - 1
-    return {"viability": float(x / xc) if xc else math.nan, "gr": float(gr),
+    after = treated.regrowth_h > 0 and t_h > treated.duration_h + 1e-9
+    gr = math.nan if after else gr_value(x, x0, xc)
+    regrowth = math.nan
+    if after:
+        w = treated.duration_h
+        regrowth = gr_value(x, treated.at(w)["live"], xc, vehicle.at(w)["live"])
+    return {"viability": float(x / xc) if xc else math.nan, "gr": gr,
+            "regrowth_gr": regrowth, "resumed_fraction": treated.resumed_fraction(t_h),
             "apoptotic_fraction": treated.apoptotic_fraction(t_h)}
 
 
@@ -556,9 +733,11 @@ def culture_grid(
 
     Every well starts from the same founders and warm-up (same ``seed``); the all-zero
     condition is the vehicle for viability and GR. Returns a long table: one column per drug
-    (nM), then ``time_h``, ``live``, ``dead``, ``viability``, ``gr`` and
-    ``apoptotic_fraction``. Feed it to :func:`synergy_wells` to score synergy on any readout.
-    ``kwargs`` go to :func:`grow_culture` (death rule, solver, parameters).
+    (nM), then ``time_h``, ``live``, ``dead`` and the readouts of :func:`growth_metrics`
+    (treatment only: ``regrowth_gr`` and ``resumed_fraction`` are NaN; washout studies are
+    culture study files, :mod:`apopsim.culture_study`). Feed it to :func:`synergy_wells` to
+    score synergy on any readout. ``kwargs`` go to :func:`grow_culture` (death rule, solver,
+    parameters).
     """
     import itertools
 
@@ -584,7 +763,8 @@ def synergy_wells(grid: pd.DataFrame, readout: str = "viability") -> pd.DataFram
     (``viability`` and ``gr`` are read as viability, ``apoptotic_fraction`` as inhibition:
     pass ``data_type`` accordingly), ``conc_unit`` nM."""
     drugs = [c for c in grid.columns if c not in
-             ("time_h", "live", "dead", "viability", "gr", "apoptotic_fraction")]
+             ("time_h", "live", "dead", "viability", "gr", "regrowth_gr", "resumed_fraction",
+              "apoptotic_fraction")]
     if len(drugs) != 2:
         raise ValueError(f"synergy needs a two-drug grid, got drugs {drugs}")
     d1, d2 = drugs

@@ -18,7 +18,9 @@ DESCRIPTION = """\
 Grow a culture study (scenarios/cultures/*.yaml): every well of the dose grid from the same
 founders, dividing, drifting and dying, read at the readout times as live cells, viability vs
 vehicle, GR value and apoptotic fraction, with GR50/GRmax per drug and synergy on each readout at
-each time. Writes OUTDIR/summary.csv, columns.csv, counts.csv, gr_metrics.csv, synergy.csv,
+each time. With regrowth_h the drugs are washed out at duration_h and the wells grow drug-free
+(clonogenic-like readouts: viability, regrowth_gr, resumed_fraction after the washout).
+Writes OUTDIR/summary.csv, columns.csv, counts.csv, gr_metrics.csv, synergy.csv,
 synergy_wells.csv, run.json and plots/, atomically (default OUTDIR: results/<name>).
 """
 
@@ -67,6 +69,9 @@ def cli_run(args: argparse.Namespace) -> int:
     if not args.quiet:
         cols = ["condition", "time_h", "live_cells", "dead_cells", "viability", "gr_value",
                 "apoptotic_fraction"]
+        if spec.regrowth_h:
+            cols[6:6] = ["regrowth_gr", "resumed_fraction"]
+            print(f"washout at {spec.duration_h:g} h, then {spec.regrowth_h:g} h drug-free")
         print(result.summary[cols].to_string(index=False, float_format=lambda v: f"{v:.3g}"))
         table = result.synergy_table()
         if len(table):

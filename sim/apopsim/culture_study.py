@@ -12,13 +12,15 @@ A culture study file (YAML, strict: unknown fields are errors; units in the fiel
       lisaftoclax: [0, 100]
       hht: [0, 50]
     duration_h: 72                     # treatment time after the warm-up
-    readout_times_h: [24, 48, 72]      # h after treatment start
+    regrowth_h: 0                      # optional: drug-free growth after a washout at duration_h
+    readout_times_h: [24, 48, 72]      # h after treatment start (up to duration_h + regrowth_h)
     culture:                           # apopsim.culture.CultureOptions, units in the names
       founders: 40                     # cells seeded per well (same founders in every well)
       warmup_h: 24                     # untreated growth before treatment (h)
       cycle_h: 24                      # mean intermitotic time (h)
       cycle_cv: 0.15
       noise_cv: 0.25                   # stationary CV of each varied rate's protein
+      noise_cv_per: {}                 # rate name or glob pattern -> its own CV (first match)
       noise_of: protein                # or synthesis: noise_cv is the multiplier's CV
       noise_tau_h: 10                  # their correlation time (h)
       shared_fraction: 0.5
@@ -32,6 +34,19 @@ A culture study file (YAML, strict: unknown fields are errors; units in the fiel
       methods: [bliss, hsa]
     seed: 0
     expect: []                         # claims checked by `apopsim check` (see below)
+
+Washout and regrowth (``regrowth_h > 0``): the wells are treated from 0 h to ``duration_h``,
+then every drug is removed and the culture grows drug-free for ``regrowth_h`` hours, still slowed
+by ``culture.arrest_variable``, so whether arrested or senescent cells divide again is the
+model's answer, not an assumption (a clonogenic-like readout). Readouts after the washout:
+``live_cells``, ``viability`` (against the vehicle, which keeps growing: a well whose cells regrow
+at the vehicle's rate keeps its viability, one whose cells stay arrested loses it),
+``regrowth_gr`` (GR over the drug-free phase alone, each well from its own count at the washout:
+1 = regrows as the vehicle, 0 = no net regrowth, < 0 = keeps dying), ``resumed_fraction`` (cells
+alive at the washout that divided again) and ``apoptotic_fraction``. ``gr_value`` is Hafner's GR
+over the treatment only (its reference is the vehicle's growth during treatment; over 0-t after
+a washout it would blend treated and drug-free growth into one number that is neither), so it is
+NaN after the washout, and a readout or synergy on it there is a validation error.
 
 Library: :func:`load_culture`, :func:`run_culture` -> :class:`CultureResult`,
 :func:`write_culture_report` (atomic, apopsim's output-folder policy), :func:`check_cultures`
@@ -74,7 +89,7 @@ from pydantic import (
     model_validator,
 )
 
-from apopsim.culture import Culture, CultureOptions, grow_culture
+from apopsim.culture import Culture, CultureOptions, grow_culture, growth_metrics
 from apopsim.errors import ApopsimError
 from apopsim.scenario.expect import (
     Doses,
@@ -86,7 +101,8 @@ from apopsim.scenario.expect import (
 )
 from apopsim.scenario.schema import DeathRule, DoseList, Parameter, Solver
 
-READOUTS = ("live_cells", "dead_cells", "viability", "gr_value", "apoptotic_fraction")
+READOUTS = ("live_cells", "dead_cells", "viability", "gr_value", "regrowth_gr",
+            "resumed_fraction", "apoptotic_fraction")
 """What a culture well reports at a time (see :data:`DEFINITIONS`)."""
 
 SYNERGY_READOUTS = ("viability", "gr_value", "apoptotic_fraction")
@@ -94,6 +110,7 @@ SYNERGY_READOUTS = ("viability", "gr_value", "apoptotic_fraction")
 
 DEFINITIONS = {
     "time_h": ("h", "time after treatment start (the warm-up ends at 0 h)"),
+    "phase": ("", "treatment (up to duration_h) or regrowth (drug-free, after the washout)"),
     "live_cells": ("cells", "live cells in the well"),
     "dead_cells": ("cells", "cells that died since treatment start (dead cells stay in the "
                    "well; no clearance)"),
@@ -102,7 +119,14 @@ DEFINITIONS = {
                   "(CellTiter-Glo-like, relative to vehicle)"),
     "gr_value": ("1", "growth-rate inhibition value, Hafner et al. 2016 (Nat Methods 13:521): "
                  "2^(log2(x/x0) / log2(x_vehicle/x0)) - 1, x0 = live cells at 0 h; 1 no effect, "
-                 "0 cytostatic, < 0 cytotoxic"),
+                 "0 cytostatic, < 0 cytotoxic; over the treatment only (NaN after a washout)"),
+    "regrowth_gr": ("1", "GR value of the drug-free phase after a washout: "
+                    "2^(log2(x/x_w) / log2(x_vehicle/x_vehicle,w)) - 1, x_w = live cells at the "
+                    "washout (duration_h); 1 regrows as the vehicle, 0 no net regrowth, < 0 keeps "
+                    "dying; NaN up to the washout"),
+    "resumed_fraction": ("fraction", "cells alive at the washout that have divided again by "
+                         "this time / cells alive at the washout (a colony needs a cell that "
+                         "divides); NaN up to the washout"),
     "apoptotic_fraction": ("fraction", "dead cells / (live + dead cells) in the well"),
     "GR50_nM": ("nM", "dose at which the single-agent GR value falls to 0.5, log-linear "
                 "interpolation between tested doses (inf: never reached; the lowest dose if "
@@ -130,6 +154,9 @@ class CultureSettings(BaseModel):
     noise_cv: NonNegativeFloat = Field(0.25, le=3, description="Stationary CV of each varied "
                                        "rate's protein (noise_of: protein) or of its synthesis "
                                        "multiplier (noise_of: synthesis).")
+    noise_cv_per: dict[str, Annotated[float, Field(ge=0, le=3)]] = Field(
+        default_factory=dict, description="Per-rate CVs replacing noise_cv: rate name or glob "
+        "pattern -> CV (the first matching pattern wins), e.g. {ksyn_FLIP: 0.5}.")
     noise_of: Literal["protein", "synthesis"] = Field("protein", description="What noise_cv "
                                                       "is the CV of.")
     noise_tau_h: PositiveFloat = Field(10.0, le=10_000, description="Correlation time of the "
@@ -147,6 +174,12 @@ class CultureSettings(BaseModel):
                                         "the cycle (e.g. G1_arrest).")
     max_cells: int = Field(200_000, ge=1, le=10_000_000,
                            description="Refuse to grow a well beyond this many cells.")
+    growth_dilution: bool = Field(False, description="Dilute every concentration by volume "
+                                  "growth (ln 2 / cycle time x (1 - arrest) per h), with "
+                                  "synthesis raised so that untreated levels stay as "
+                                  "documented; for models whose degradation is proteolysis "
+                                  "only, the built-in models' long half-lives already include "
+                                  "dilution (apopsim.culture.CultureOptions).")
 
     @model_validator(mode="after")
     def _consistent(self) -> CultureSettings:
@@ -179,8 +212,8 @@ class WellMeasure(BaseModel):
 
     model_config = _STRICT
 
-    readout: Literal["live_cells", "dead_cells", "viability", "gr_value",
-                     "apoptotic_fraction"] = "viability"
+    readout: Literal["live_cells", "dead_cells", "viability", "gr_value", "regrowth_gr",
+                     "resumed_fraction", "apoptotic_fraction"] = "viability"
     condition: Doses = Field(default_factory=dict)
     at_h: NonNegativeFloat
 
@@ -250,9 +283,13 @@ class CultureStudy(BaseModel):
                                              description="Parameter overrides (model units).")
     drugs: dict[str, DoseList] = Field(min_length=1, description="Drug -> doses (nM); every "
                                        "combination is a well; 0 nM is added to each list.")
-    duration_h: PositiveFloat = Field(le=2000, description="Treatment time (h).")
+    duration_h: PositiveFloat = Field(le=2000, description="Treatment time (h); with "
+                                      "regrowth_h, the washout time.")
+    regrowth_h: NonNegativeFloat = Field(0.0, le=2000, description="Drug-free growth after "
+                                         "the washout at duration_h (h); 0: no washout.")
     readout_times_h: list[PositiveFloat] = Field(min_length=1, description="Readout times (h "
-                                                 "after treatment start).")
+                                                 "after treatment start, up to duration_h + "
+                                                 "regrowth_h).")
     culture: CultureSettings = Field(default_factory=CultureSettings)
     death: DeathRule = Field(default_factory=DeathRule)
     solver: Solver = Field(default_factory=Solver)
@@ -262,10 +299,15 @@ class CultureStudy(BaseModel):
 
     @model_validator(mode="after")
     def _consistent(self) -> CultureStudy:
-        late = [t for t in self.readout_times_h if t > self.duration_h]
+        step = self.culture.step_h
+        for name in ("duration_h", "regrowth_h"):
+            v = getattr(self, name)
+            if abs(v / step - round(v / step)) > 1e-9:
+                raise ValueError(f"{name} ({v:g} h) must be a whole number of culture.step_h "
+                                 f"({step:g} h): the washout falls on a step")
+        late = [t for t in self.readout_times_h if t > self.end_h]
         if late:
-            raise ValueError(f"readout_times_h {late} lie beyond duration_h "
-                             f"({self.duration_h:g} h)")
+            raise ValueError(f"readout_times_h {late} lie beyond {self._end_text()}")
         for i, e in enumerate(self.expect):
             for loc, m in _measures(e):
                 msg = self.measure_problem(m)
@@ -273,6 +315,21 @@ class CultureStudy(BaseModel):
                     where = ".".join(str(x) for x in ("expect", i, *loc))
                     raise ValueError(f"{where}: {msg}")
         return self
+
+    @property
+    def end_h(self) -> float:
+        """Last time of the run (h after treatment start): ``duration_h + regrowth_h``."""
+        return self.duration_h + self.regrowth_h
+
+    def _end_text(self) -> str:
+        if self.regrowth_h:
+            return (f"duration_h + regrowth_h ({self.duration_h:g} + {self.regrowth_h:g} = "
+                    f"{self.end_h:g} h)")
+        return f"duration_h ({self.duration_h:g} h)"
+
+    def after_washout(self, t_h: float) -> bool:
+        """Whether ``t_h`` (h) lies in the drug-free phase (after the washout)."""
+        return self.regrowth_h > 0 and t_h > self.duration_h
 
     def doses(self) -> dict[str, list[float]]:
         """Each drug's doses (nM), sorted, 0 nM included."""
@@ -303,8 +360,20 @@ class CultureStudy(BaseModel):
                         "and synergy.methods")
             if m.dose is not None and len(m.dose) != 2:
                 return "'dose' names the well by both drugs"
-        elif m.at_h > self.duration_h:
-            return f"at_h {m.at_h:g} lies beyond duration_h {self.duration_h:g}"
+        elif m.at_h > self.end_h:
+            return f"at_h {m.at_h:g} lies beyond {self._end_text()}"
+        return self._phase_problem(m.readout, m.at_h)
+
+    def _phase_problem(self, readout: str, at_h: float) -> str | None:
+        if readout == "gr_value" and self.after_washout(at_h):
+            return (f"gr_value is defined over the treatment only (0-{self.duration_h:g} h); "
+                    f"after the washout read regrowth_gr, viability or live_cells at "
+                    f"{at_h:g} h")
+        if readout in ("regrowth_gr", "resumed_fraction") and not self.after_washout(at_h):
+            if not self.regrowth_h:
+                return f"{readout} needs a washout phase (regrowth_h > 0)"
+            return (f"{readout} is read after the washout at duration_h {self.duration_h:g} h, "
+                    f"not at {at_h:g} h")
         return None
 
     _source: Path | None = None
@@ -411,27 +480,25 @@ def condition_name(doses: dict[str, float]) -> str:
     return " + ".join(parts) if parts else "vehicle"
 
 
-def _gr(x: float, x0: float, xc: float) -> float:
-    if not (x0 > 0 and xc > x0):
-        return math.nan
-    return float(2 ** (math.log2(max(x, 1e-9) / x0) / math.log2(xc / x0)) - 1)
+def _readouts(c: Culture, vehicle: Culture, t: float) -> dict[str, float]:
+    """Every readout of :data:`READOUTS` (and ``live_fold_change``) of well ``c`` at ``t`` h."""
+    r = c.at(t)
+    live, x0 = float(r["live"]), float(c.at(0.0)["live"])
+    m = growth_metrics(c, vehicle, t)
+    return {"live_cells": int(r["live"]), "dead_cells": int(r["dead"]),
+            "live_fold_change": live / x0 if x0 else math.nan,
+            "viability": m["viability"], "gr_value": m["gr"], "regrowth_gr": m["regrowth_gr"],
+            "resumed_fraction": m["resumed_fraction"],
+            "apoptotic_fraction": m["apoptotic_fraction"]}
 
 
 def _summary(spec: CultureStudy, wells: dict[str, Culture],
              doses: dict[str, dict[str, float]]) -> pd.DataFrame:
     vehicle = wells[condition_name({d: 0.0 for d in spec.drugs})]
-    rows = []
-    for name, c in wells.items():
-        x0 = float(c.at(0.0)["live"])
-        for t in spec.readout_times_h:
-            r, rv = c.at(t), vehicle.at(t)
-            live, dead, xc = int(r["live"]), int(r["dead"]), float(rv["live"])
-            rows.append({"condition": name, **{f"{d}_nM": v for d, v in doses[name].items()},
-                         "time_h": float(t), "live_cells": live, "dead_cells": dead,
-                         "live_fold_change": live / x0 if x0 else math.nan,
-                         "viability": live / xc if xc else math.nan,
-                         "gr_value": _gr(live, x0, xc),
-                         "apoptotic_fraction": dead / (live + dead) if live + dead else math.nan})
+    rows = [{"condition": name, **{f"{d}_nM": v for d, v in doses[name].items()},
+             "time_h": float(t), "phase": "regrowth" if spec.after_washout(t) else "treatment",
+             **_readouts(c, vehicle, t)}
+            for name, c in wells.items() for t in spec.readout_times_h]
     return pd.DataFrame(rows)
 
 
@@ -442,6 +509,7 @@ def gr_metrics(spec: CultureStudy, summary: pd.DataFrame) -> pd.DataFrame:
     0.5 (``inf`` if it never does, censored ``above``; the lowest non-zero dose if already there,
     censored ``below``); GRmax: the GR value at the highest tested dose (Hafner et al. 2016
     define both from a sigmoid fit; with few doses the tested values are reported as they are).
+    Treatment times only: GR is not defined after a washout (see :func:`growth_metrics`).
     """
     rows = []
     drugs = list(spec.drugs)
@@ -450,6 +518,8 @@ def gr_metrics(spec: CultureStudy, summary: pd.DataFrame) -> pd.DataFrame:
         single = summary[np.logical_and.reduce([summary[f"{o}_nM"] == 0 for o in others])] \
             if others else summary
         for t in spec.readout_times_h:
+            if spec.after_washout(t):
+                continue
             s = single[(single["time_h"] == t) & (single[f"{d}_nM"] > 0)]
             s = s.sort_values(f"{d}_nM")
             if s.empty:
@@ -487,7 +557,8 @@ def _synergy(spec: CultureStudy, summary: pd.DataFrame) -> dict[str, dict[float,
         wells = {float(t): pd.DataFrame({
             "block_id": readout, "drug1": d1, "drug2": d2, "conc1": g[f"{d1}_nM"].to_numpy(),
             "conc2": g[f"{d2}_nM"].to_numpy(), "response": g[readout].to_numpy(float),
-            "conc_unit": "nM"}) for t, g in summary.groupby("time_h")}
+            "conc_unit": "nM"}) for t, g in summary.groupby("time_h")
+            if not spec._phase_problem(readout, float(t))}  # no GR after a washout
         data_type = "inhibition" if readout == "apoptotic_fraction" else "viability"
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -557,7 +628,7 @@ def run_culture(source: str | os.PathLike[str] | dict[str, Any] | CultureStudy,
     solver = spec.solver.options()
     conditions = spec.conditions()
     n_windows = (round(spec.culture.warmup_h / opts.step_h)
-                 + round(spec.duration_h / opts.step_h))
+                 + round(spec.duration_h / opts.step_h) + round(spec.regrowth_h / opts.step_h))
     wells: dict[str, Culture] = {}
     doses: dict[str, dict[str, float]] = {}
     with progress_bar(len(conditions) * n_windows, progress, f"culture {spec.name}") as bar:
@@ -570,7 +641,8 @@ def run_culture(source: str | os.PathLike[str] | dict[str, Any] | CultureStudy,
                 warmup_h=spec.culture.warmup_h, options=opts,
                 death_variable=spec.death.variable, threshold=spec.death.threshold,
                 direction=spec.death.direction, solver=solver, seed=spec.seed,
-                parameters=dict(spec.parameters), progress=lambda t, n: bar.update(1))
+                parameters=dict(spec.parameters), progress=lambda t, n: bar.update(1),
+                regrowth_h=spec.regrowth_h)
             doses[name] = cond
     t_sim = time.perf_counter() - t0
     summary = _summary(spec, wells, doses)
@@ -587,6 +659,8 @@ def run_culture(source: str | os.PathLike[str] | dict[str, Any] | CultureStudy,
                   "file_sha256": model.source_hashes},
         "seed": spec.seed, "engine": solver.engine, "founders_per_well": n_founders,
         "fast": fast, "n_wells": len(wells),
+        "duration_h": spec.duration_h, "regrowth_h": spec.regrowth_h,
+        "washout_h": spec.duration_h if spec.regrowth_h else None,
         "n_cells_failed": int(sum(c.n_failed for c in wells.values())),
         "units": {"concentration": "nM", "time": "h", "counts": "cells"},
         "definitions": {k: {"unit": u, "definition": d} for k, (u, d) in DEFINITIONS.items()},
@@ -609,7 +683,8 @@ def write_culture_report(result: CultureResult, outdir: str | os.PathLike[str], 
     ``summary.csv`` (one row per well and readout time), ``columns.csv`` (unit and definition
     of every column), ``counts.csv`` (every window), ``gr_metrics.csv``, ``synergy.csv`` and
     ``synergy_wells.csv`` (two-drug grids), ``check.csv`` (with ``expect:``), ``run.json`` and
-    ``plots/`` (growth curves, synergy vs time, viability heat maps)."""
+    ``plots/`` (growth curves, synergy vs time, viability heat maps; the washout marked when
+    the study has a drug-free regrowth phase)."""
     from apopsim._io import atomic_output_dir, strict_json
 
     spec = result.spec
@@ -660,6 +735,7 @@ def plot_culture(result: CultureResult, folder: str | os.PathLike[str]) -> list[
             ax.set_xlabel("time after treatment start (h)")
             for t in spec.readout_times_h:
                 ax.axvline(t, color="0.85", lw=0.8, zorder=0)
+            _mark_washout(ax, spec)
         fig.legend(*ax1.get_legend_handles_labels(), loc="outside lower center",
                    ncol=min(len(result.wells), 3), frameon=False, fontsize="small")
         fig.suptitle(f"{spec.name}: growth per well")
@@ -678,6 +754,7 @@ def plot_culture(result: CultureResult, folder: str | os.PathLike[str]) -> list[
                             "doses per drug)", transform=ax.transAxes, ha="center",
                             va="center", fontsize="small", color="0.4")
                 ax.axhline(0, color="0.6", lw=0.8)
+                _mark_washout(ax, spec)
                 ax.set_title(m)
                 ax.set_xlabel("time after treatment start (h)")
             axes[0][0].set_ylabel("synergy, mean over combination wells (pp)")
@@ -703,13 +780,23 @@ def plot_culture(result: CultureResult, folder: str | os.PathLike[str]) -> list[
                     ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize="small",
                             color="white" if v < 0.6 else "black")
                 ax.set_xlabel(f"{d1} (nM)")
-                ax.set_title(f"{t:g} h")
+                ax.set_title(f"{t:g} h" + (f" ({t - spec.duration_h:g} h drug-free)"
+                                           if spec.after_washout(t) else ""))
             axes[0][0].set_ylabel(f"{d2} (nM)")
             fig.colorbar(im, ax=axes[0].tolist(), label="viability vs vehicle")
             fig.suptitle(f"{spec.name}: viability")
             save(fig, folder / "viability_heatmap.png")
             out.append(folder / "viability_heatmap.png")
     return out
+
+
+def _mark_washout(ax: Any, spec: CultureStudy) -> None:
+    """Shade the drug-free phase and mark the washout (``duration_h``) on a time axis."""
+    if spec.regrowth_h:
+        ax.axvspan(spec.duration_h, spec.end_h, color="tab:blue", alpha=0.06, lw=0, zorder=0)
+        ax.axvline(spec.duration_h, color="tab:blue", ls=":", lw=1.0, zorder=1)
+        ax.text(spec.duration_h, 0.98, " washout", transform=ax.get_xaxis_transform(),
+                ha="left", va="top", fontsize="small", color="tab:blue")
 
 
 # ----------------------------------------------------------------------------------- expect
@@ -727,13 +814,7 @@ def measure(result: CultureResult, m: Any) -> float:
         return float(combo.mean() if m.summary == "mean" else combo.max())
     doses = {d: float(m.condition.get(d, 0.0)) for d in spec.drugs}
     c = result.wells[condition_name(doses)]
-    r, rv = c.at(m.at_h), result.vehicle.at(m.at_h)
-    live, dead, xc = float(r["live"]), float(r["dead"]), float(rv["live"])
-    return {"live_cells": live, "dead_cells": dead,
-            "viability": live / xc if xc else math.nan,
-            "gr_value": _gr(live, float(c.at(0.0)["live"]), xc),
-            "apoptotic_fraction": dead / (live + dead) if live + dead else math.nan
-            }[m.readout]
+    return float(_readouts(c, result.vehicle, m.at_h)[m.readout])
 
 
 def check_culture(result: CultureResult) -> list[Any]:

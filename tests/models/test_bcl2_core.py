@@ -155,3 +155,19 @@ def test_low_lisaftoclax_does_not_kill_with_hht(aml):
     # graded in lisaftoclax too: 0.1 nM (Kd 0.1 nM) is not enough, 100 nM is
     times, tr = run(aml, 72.0, {"lisaftoclax": 0.1, "hht": 50}, dt=0.25)
     assert time_of_death(times, tr) is None
+
+
+def test_mcl1_hht_insensitive_switch_removes_the_mcl1_fall_and_the_killing(aml):
+    # The control of poster 981 (scenarios/apg2575_hht_mcl1_hht_insensitive.yaml): with MCL-1
+    # synthesis blind to HHT, HHT 50 nM leaves MCL-1 > 0.9 of baseline at 2 h (0.94; 0.49 with the
+    # switch off), and lisaftoclax 100 + HHT 1000 nM, which kills the nominal cell (Td 4.85 h),
+    # no longer kills it in 72 h.
+    def mcl1_at_2h(switch: float) -> float:
+        times, tr = run(aml, 2.0, {"hht": 50}, parameters={"mcl1_hht_insensitive": switch})
+        return at(times, tr, "MCL1_total", 2) / at(times, tr, "MCL1_total", 0)
+
+    assert mcl1_at_2h(0.0) < 0.6 and mcl1_at_2h(1.0) > 0.9
+    doses = {"lisaftoclax": 100, "hht": 1000}
+    assert time_of_death(*run(aml, 72.0, doses, dt=0.25)) is not None
+    assert time_of_death(*run(aml, 72.0, doses, dt=0.25,
+                              parameters={"mcl1_hht_insensitive": 1.0})) is None

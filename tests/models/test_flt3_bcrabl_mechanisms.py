@@ -18,8 +18,10 @@ serum shift cancels. Units: nM, hours.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
+import yaml
 from _modelkit import at, load, run, time_of_death
 
 ITD, WT = "aml_flt3_itd", "aml_flt3_wt"
@@ -189,3 +191,19 @@ def test_ode_reaches_the_equilibrium_activity():
     expected = _activity(c, "olv", 100.0, a_free, c["alpha_olv_asc"])
     assert at(times, tr, "ABL_activity", 6.0) == pytest.approx(expected, rel=0.02)
     assert not math.isnan(expected)
+
+
+@pytest.mark.parametrize("scenario", ["hqp1351_asciminib_compound_uncoupled.yaml",
+                                      "hqp1351_asciminib_t315i_uncoupled.yaml"])
+def test_uncoupled_controls_remove_only_the_coupling(scenario):
+    """The knock-out control files of poster 1463 (c_olverembatinib_closed = 1 plus a compensating
+    pocket fold) must leave each drug alone exactly as potent as in the coupled context (same
+    apparent Kd of the apo kinase, nM free) and make the two sites independent (alpha = 1)."""
+    path = Path(__file__).resolve().parents[2] / "scenarios" / scenario
+    data = yaml.safe_load(path.read_text())
+    coupled = _constants(data["context"])
+    uncoupled = _constants(data["context"], **data["overrides"]["parameters"])
+    assert uncoupled["Kd_olv_apo"] == pytest.approx(coupled["Kd_olv_apo"], rel=1e-3)
+    assert uncoupled["Kd_asc_apo"] == pytest.approx(coupled["Kd_asc_apo"], rel=1e-9)
+    assert uncoupled["alpha_olv_asc"] == pytest.approx(1.0, rel=1e-9)
+    assert coupled["alpha_olv_asc"] > 5  # the coupled model's cooperativity (8.1-8.7)

@@ -6,6 +6,9 @@ cells -> ATF3/ATF4, E2F1/p73 -> NOXA, PUMA (models/ovarian_chemo.ant, platinum_d
 tests check that the route exists in the p53-mutant context, that it needs replication (a
 non-cycling cell does not signal) and that knocking it out removes it. They do not check killing:
 at the assumed induction folds no ovarian_hgsoc cell dies (see the scenario files).
+The context's priming is set from independent ovarian-line data (models/contexts.yaml): the
+combined BCL-xL + MCL-1 knock-down kills and either alone does not (Brotin et al. Int J Cancer
+2010), checked here; paclitaxel's mitotic-arrest route acts only in a cycling cell.
 Concentrations in nM, times in h.
 """
 
@@ -13,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from _modelkit import at, load, run
+from _modelkit import at, load, run, time_of_death
 
 CARBO_NM = 30000.0  # nM; 30 uM free carboplatin, within the clinical free Cmax (~tens of uM)
 
@@ -57,3 +60,34 @@ def test_knockout_control_removes_induction(model):
     assert _fold(model, "PUMA_total") > 2.0
     assert abs(_fold(model, "PUMA_total", {"pt_route_on": 0}) - 1.0) < 0.01
 
+
+
+def _death_after_knockdown(model, **fold: float) -> float | None:
+    """Time of death (h, None = alive at 120 h) of the untreated mean cell after its synthesis
+    rates are cut to ``fold`` x (siRNA knock-down from t = 0, after pre-equilibration)."""
+    cut = {k: model.parameters[k] * f for k, f in fold.items()}
+    times, tr = run(model, 120.0, {}, dt=1.0, schedule=[(0.0, cut)])
+    return time_of_death(times, tr)
+
+
+def test_double_knockdown_kills_single_spares(model):
+    """Brotin et al. 2010: concomitant BCL-xL + MCL-1 inhibition kills ovarian carcinoma cells,
+    either alone does not. 85 % knock-down of each (assumption); the context's BIM was set so that
+    the double knock-down kills within 72 h (with the old BIM 5 nM and BCL-2 20 nM no cell died)."""
+    assert _death_after_knockdown(model) is None
+    assert _death_after_knockdown(model, ksyn_BCLXL=0.15) is None
+    assert _death_after_knockdown(model, ksyn_MCL1=0.15) is None
+    t = _death_after_knockdown(model, ksyn_BCLXL=0.15, ksyn_MCL1=0.15)
+    assert t is not None and t <= 72.0, t
+
+
+def test_paclitaxel_arrest_needs_cycling(model):
+    """Paclitaxel lowers MCL-1 through mitotic arrest (Wertz et al. 2011; Harley et al. 2010):
+    only a cell that enters mitosis; a non-cycling cell keeps its MCL-1."""
+    def mcl1_fold(cycling: float) -> float:
+        times, tr = run(model, 24.0, {"paclitaxel": 100.0}, dt=1.0,
+                        parameters={"cycling_fraction": cycling})
+        return at(times, tr, "MCL1_total", 24.0) / at(times, tr, "MCL1_total", 0.0)
+
+    assert mcl1_fold(1.0) < 0.7
+    assert abs(mcl1_fold(0.0) - 1.0) < 0.01

@@ -2,7 +2,7 @@
 
 A scenario may carry an ``expect:`` list of readable assertions over its own outputs (and, for
 comparisons and panels, over other scenario files), each with the claim's text, its source and a
-tolerance. Five kinds, chosen by ``kind:``:
+tolerance. Six kinds, chosen by ``kind:``:
 
 * ``readout`` -- a readout (apoptotic fraction, median time to death or a recorded species, nM)
   of one condition at one time (h), optionally relative to another condition or time;
@@ -12,7 +12,10 @@ tolerance. Five kinds, chosen by ``kind:``:
   single agent, the ITD scenario's synergy against the WT scenario's) by a margin;
 * ``correlation`` -- Spearman (or Pearson) correlation of two measures across a panel of
   scenario files;
-* ``not_modelled`` -- a claim the model library cannot express yet (always reported failing).
+* ``not_modelled`` -- a claim the model library cannot express yet (always reported failing);
+* ``checked_elsewhere`` -- a pointer: the claim is checked by the expectations of other claim
+  files (an in-vivo study, a culture), named in ``checked_in``; ``apopsim check`` shows their
+  verdicts on this row and counts them there, not twice.
 
 Every kind has ``claim`` (text), ``source`` (poster or paper), optional ``study`` (e.g. ``981``;
 default: the poster number in ``source``), ``role`` (``claim``, ``control`` or ``mechanism``),
@@ -408,9 +411,27 @@ class NotModelledExpectation(_Claim):
         return []
 
 
+class CheckedElsewhereExpectation(_Claim):
+    """``kind: checked_elsewhere`` -- a claim that lives above this file's level (a tumour, a
+    culture) and is checked by the expectations of the claim files in ``checked_in`` (paths
+    relative to this file). ``apopsim check`` reports it with status ``elsewhere`` and the
+    verdicts of those files' expectations; it is not counted again, and a path that does not
+    exist is an error before anything runs."""
+
+    kind: Literal["checked_elsewhere"]
+    checked_in: list[Annotated[str, Field(min_length=1)]] = Field(
+        min_length=1, description="Claim files (relative to this file) whose expectations "
+                                  "check this claim.")
+
+    def measures(self) -> list[tuple[tuple, Any]]:
+        """No measures."""
+        return []
+
+
 _KINDS: dict[str, type[_Claim]] = {
     "readout": ReadoutExpectation, "synergy": SynergyExpectation, "compare": CompareExpectation,
     "correlation": CorrelationExpectation, "not_modelled": NotModelledExpectation,
+    "checked_elsewhere": CheckedElsewhereExpectation,
 }
 
 
@@ -428,7 +449,7 @@ def _pick_kind(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
 
 Expectation = Annotated[
     Union[ReadoutExpectation, SynergyExpectation, CompareExpectation,  # noqa: UP007
-          CorrelationExpectation, NotModelledExpectation],
+          CorrelationExpectation, NotModelledExpectation, CheckedElsewhereExpectation],
     WrapValidator(_pick_kind),
 ]
 """One claim about a scenario's outputs (a discriminated union on ``kind``)."""

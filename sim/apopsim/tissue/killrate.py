@@ -35,6 +35,9 @@ import numpy as np
 
 #: Concentration scale (nM) of the interpolation variable ``log(1 + C / C_REF_NM)``.
 C_REF_NM = 1.0
+#: Most drugs one kill table covers: its cell-model run has the product of the grid sizes as
+#: conditions (5 values per drug: 25 for two drugs, 125 for three), each ``n_cells`` cells.
+MAX_DRUGS = 3
 
 
 def _u(c: np.ndarray) -> np.ndarray:
@@ -45,9 +48,10 @@ def _u(c: np.ndarray) -> np.ndarray:
 class KillTable:
     """Kill hazard (1/h) on a grid of free concentrations (nM).
 
-    ``drugs``: drug names (one or two); ``grid_nM``: one increasing grid per drug (starting at
-    0); ``hazard_per_h``: array of shape ``(len(grid_nM[0]), ...)``; ``fraction``: the apoptotic
-    fraction behind each value (or NaN); ``window_h``: the exposure window.
+    ``drugs``: drug names (one to :data:`MAX_DRUGS`); ``grid_nM``: one increasing grid per drug
+    (starting at 0); ``hazard_per_h``: array of shape ``(len(grid_nM[0]), ...)``;
+    ``fraction``: the apoptotic fraction behind each value (or NaN); ``window_h``: the exposure
+    window.
     """
 
     drugs: tuple[str, ...]
@@ -57,8 +61,8 @@ class KillTable:
     fraction: np.ndarray | None = None
 
     def __post_init__(self) -> None:
-        if len(self.drugs) not in (1, 2) or len(self.grid_nM) != len(self.drugs):
-            raise ValueError("a kill table covers one or two drugs, one grid each")
+        if not 1 <= len(self.drugs) <= MAX_DRUGS or len(self.grid_nM) != len(self.drugs):
+            raise ValueError(f"a kill table covers 1 to {MAX_DRUGS} drugs, one grid each")
         shape = tuple(len(g) for g in self.grid_nM)
         if self.hazard_per_h.shape != shape:
             raise ValueError(f"hazard table shape {self.hazard_per_h.shape} != grid {shape}")
@@ -177,12 +181,14 @@ def emax_kill_table(drugs: Sequence[str], grid_nM: Sequence[Sequence[float]],
                     kmax_per_h: float, ec50_nM: Sequence[float], bliss_excess: float = 0.0
                     ) -> KillTable:
     """A synthetic table for tests and illustrations: each drug's hazard is
-    ``kmax * C / (C + EC50)``; two drugs combine by Bliss independence of the killed fractions
-    per hour, plus ``bliss_excess`` times the product of the single-drug fractions."""
+    ``kmax * C / (C + EC50)``; the drugs (up to :data:`MAX_DRUGS`) combine by Bliss
+    independence of the killed fractions per hour, plus ``bliss_excess`` times the product of
+    the single-drug fractions."""
     grids = tuple(np.asarray(g, dtype=float) for g in grid_nM)
     mesh = np.meshgrid(*grids, indexing="ij")
     p = [1 - np.exp(-kmax_per_h * m / (m + e)) for m, e in zip(mesh, ec50_nM, strict=True)]
-    killed = p[0] if len(p) == 1 else p[0] + p[1] - p[0] * p[1] + bliss_excess * p[0] * p[1]
+    both = np.prod(p, axis=0) if len(p) > 1 else 0.0
+    killed = 1 - np.prod([1 - q for q in p], axis=0) + bliss_excess * both
     killed = np.clip(killed, 0, 1 - 1e-12)
     return KillTable(tuple(drugs), grids, -np.log1p(-killed), 1.0)
 
@@ -194,5 +200,5 @@ def log_grid(top_nM: float, n: int) -> list[float]:
     return [0.0, *(top_nM * 10.0 ** (-k) for k in range(n - 2, -1, -1))]
 
 
-__all__ = ["C_REF_NM", "KillTable", "emax_kill_table", "hazard_from_fraction",
+__all__ = ["C_REF_NM", "MAX_DRUGS", "KillTable", "emax_kill_table", "hazard_from_fraction",
            "kill_table_from_cell_model", "log_grid"]

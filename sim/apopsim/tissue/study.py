@@ -64,6 +64,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from apopsim.errors import ScenarioError
 from apopsim.tissue.expect import InVivoExpectation, expectation_problems
+from apopsim.tissue.killrate import MAX_DRUGS
 from apopsim.tissue.regimen import Regimen
 
 _STRICT = ConfigDict(extra="forbid", strict=True)
@@ -114,8 +115,9 @@ class KillLinkSpec(BaseModel):
 
     @model_validator(mode="after")
     def _grid(self) -> KillLinkSpec:
-        if not 1 <= len(self.grid_nM) <= 2:
-            raise ValueError("grid_nM covers one or two drugs")
+        if not 1 <= len(self.grid_nM) <= MAX_DRUGS:
+            raise ValueError(f"grid_nM covers 1 to {MAX_DRUGS} drugs (the kill table's "
+                             "cell-model run grows as the product of the grid sizes)")
         for d, g in self.grid_nM.items():
             if len(g) < 2 or any(not (v >= 0 and np.isfinite(v)) for v in g):
                 raise ValueError(f"grid_nM.{d}: at least 2 finite values >= 0 nM")
