@@ -145,12 +145,13 @@ class CultureOptions:
         are multiplied by ``exp(-mu step_h)`` (Lie operator splitting: a protein's stationary
         level is then low by about ``mu step_h / 2`` relative to the exact ``s / (k + mu)``,
         1.4 % at ``step_h`` = 1 h and 2.9 % at 2 h for a 24 h cycle); (2) every rate carrying
-        noise (``vary``) is raised by ``(k + mu0) / k``, with k its measured turnover
-        (``_Setup.turnover_per_h``) and ``mu0 = ln 2 / cycle_h``, so that an untreated cycling
-        cell keeps the documented levels (exact for a protein made and degraded alone, an
-        approximation for complexes); ``noise_of="protein"`` then widens each multiplier for
-        the effective turnover ``k + mu0``. Founders are pre-equilibrated at the documented
-        levels and burnt in under the same dilution and compensated synthesis.
+        noise (``vary``) is raised by a flux balance at the non-growing steady state
+        (``_Setup.compensation``; ``mu0 = ln 2 / cycle_h``), so that an untreated cycling cell
+        keeps the documented levels (``(k + mu0) / k`` exactly for a protein made and degraded
+        alone at k, an approximation for complexes); ``noise_of="protein"`` then widens each
+        multiplier for the effective turnover ``k + mu0`` (k from ``_Setup.turnover_per_h``).
+        Founders are pre-equilibrated at the documented levels and burnt in under the same
+        dilution and compensated synthesis.
     """
 
     cycle_h: float = 24.0
@@ -228,15 +229,18 @@ class Culture:
         total = r["live"] + r["dead"]
         return float(r["dead"] / total) if total else math.nan
 
+    def after_washout(self, t_h: float) -> bool:
+        """Whether ``t_h`` (h after treatment start) lies in the drug-free regrowth phase."""
+        return self.regrowth_h > 0 and t_h > self.duration_h + 1e-9
+
     def resumed_fraction(self, t_h: float) -> float:
         """Of the cells alive at the washout (``duration_h``), the fraction that divided at
         least once by ``t_h`` (h after treatment start): the per-cell clonogenic-like readout
         (a colony needs a cell that divides again after the drug is gone). NaN before the
         washout, without a regrowth phase, or if no cell was alive at the washout."""
-        w = self.duration_h
-        if not (self.regrowth_h > 0 and t_h > w + 1e-9):
+        if not self.after_washout(t_h):
             return math.nan
-        c = self.cells
+        w, c = self.duration_h, self.cells
         at_washout = c[(c["birth_h"] <= w + 1e-9) & (c["end_h"] > w + 1e-9)]
         if at_washout.empty:
             return math.nan
@@ -310,7 +314,7 @@ class _Setup:
             k = self.turnover_per_h() + self.mu0
             sigma = np.sqrt(np.log1p(cv ** 2)) * np.sqrt(1.0 + 1.0 / (opts.noise_tau_h * k))
         self.noise = _Noise(len(self.vary), opts, rng, sigma)
-        self.opts_cycle_h = opts.cycle_h
+        self.cycle_h = opts.cycle_h  # h; the founders' burn-in dilutes at this cycle time
 
     def turnover_per_h(self, horizon_h: float = 400.0, rel_step: float = 0.1) -> np.ndarray:
         """Relaxation rate (1/h) of what each varied rate makes, from the untreated cell's step
@@ -389,8 +393,8 @@ class _Setup:
                arrest: np.ndarray | None) -> None:
         """Growth dilution of states ``y`` (n, n_state; nM) in place over ``dt`` h: the
         concentration species times ``exp(-ln 2 / cycle_h (1 - a) dt)`` (cycle time in h,
-        scalar or one per cell; ``a`` the arrest readout per cell, clipped to [0, 1]). Nothing
-        happens without ``growth_dilution``."""
+        scalar or one per cell; ``a`` the arrest readout per cell, clipped to [0, 1], 0 or None
+        without one). Nothing happens without ``growth_dilution``."""
         if not self.mu0 or not len(y):
             return
         go = np.ones(len(y)) if arrest is None else 1.0 - np.clip(arrest, 0.0, 1.0)
@@ -427,7 +431,7 @@ class _Setup:
         for _ in range(int(round(burnin_h / step_h))):
             _, _, a = _window(self.cm, self.integrator, y, self.values(z, False), grid,
                               self.event, watch)
-            self.dilute(y, step_h, self.opts_cycle_h, a if watch else None)
+            self.dilute(y, step_h, self.cycle_h, a)
             z = self.noise.step(z, step_h)
         return y, z
 
@@ -496,7 +500,7 @@ def sister_correlation(
         while t < delay - 1e-9:  # drift untreated up to this delay
             _, _, a = _window(st.cm, st.integrator, y, st.values(z, False), grid, st.event,
                               watch)
-            st.dilute(y, dt, opts.cycle_h, a if watch else None)
+            st.dilute(y, dt, opts.cycle_h, a)
             z = st.noise.step(z, dt)
             t += dt
         yy, zz = y.copy(), z.copy()
@@ -509,7 +513,7 @@ def sister_correlation(
             sub = yy[idx]
             died, failed, a = _window(st.cm, st.integrator, sub, st.values(zz[idx], True), grid,
                                       st.event, watch)
-            st.dilute(sub, dt, opts.cycle_h, a if watch else None)  # dead cells stop anyway
+            st.dilute(sub, dt, opts.cycle_h, a)  # dead cells stop anyway
             yy[idx] = sub
             ttd[idx[np.isfinite(died)]] = k * dt + died[np.isfinite(died)]
             running[idx[np.isfinite(died) | failed]] = False
@@ -637,7 +641,7 @@ def grow_culture(
         if st.mu0:  # volume doubles as the phase goes from 0 to 1
             grown = np.nonzero(alive)[0]
             sub = y[grown]
-            st.dilute(sub, dt, tcyc[grown], last[grown] if opts.arrest_variable else None)
+            st.dilute(sub, dt, tcyc[grown], last[grown])
             y[grown] = sub
         keep = alive & (phase < 1.0)
         split = np.nonzero(alive & (phase >= 1.0))[0]
@@ -706,7 +710,7 @@ def growth_metrics(treated: Culture, vehicle: Culture, t_h: float) -> dict[str, 
     """
     x0 = treated.at(0.0)["live"]
     x, xc = treated.at(t_h)["live"], vehicle.at(t_h)["live"]
-    after = treated.regrowth_h > 0 and t_h > treated.duration_h + 1e-9
+    after = treated.after_washout(t_h)
     gr = math.nan if after else gr_value(x, x0, xc)
     regrowth = math.nan
     if after:

@@ -76,7 +76,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 import numpy as np
 import pandas as pd
@@ -101,8 +101,9 @@ from apopsim.scenario.expect import (
 )
 from apopsim.scenario.schema import DeathRule, DoseList, Parameter, Solver
 
-READOUTS = ("live_cells", "dead_cells", "viability", "gr_value", "regrowth_gr",
-            "resumed_fraction", "apoptotic_fraction")
+Readout = Literal["live_cells", "dead_cells", "viability", "gr_value", "regrowth_gr",
+                  "resumed_fraction", "apoptotic_fraction"]
+READOUTS: tuple[str, ...] = get_args(Readout)
 """What a culture well reports at a time (see :data:`DEFINITIONS`)."""
 
 SYNERGY_READOUTS = ("viability", "gr_value", "apoptotic_fraction")
@@ -212,8 +213,7 @@ class WellMeasure(BaseModel):
 
     model_config = _STRICT
 
-    readout: Literal["live_cells", "dead_cells", "viability", "gr_value", "regrowth_gr",
-                     "resumed_fraction", "apoptotic_fraction"] = "viability"
+    readout: Readout = "viability"
     condition: Doses = Field(default_factory=dict)
     at_h: NonNegativeFloat
 
