@@ -243,15 +243,11 @@ def _cmd_panel(args: argparse.Namespace) -> int:
 def _cmd_margins(args: argparse.Namespace) -> int:
     from apopsim._io import atomic_output_dir, reserve_output_dir
     from apopsim.errors import ApopsimError
-    from apopsim.library import contexts
+    from apopsim.library import context_spec
     from apopsim.margins import plot_margins, survival_margins
 
-    known = contexts()
-    if args.context not in known:
-        raise ApopsimError(f"unknown cell context {args.context!r}; known: "
-                           f"{', '.join(sorted(known))}")
-    model = args.model or next(
-        (m for m in known[args.context].get("models", []) if m != "p53"), None)
+    spec = context_spec(args.context)
+    model = args.model or next((m for m in spec.get("models", []) if m != "p53"), None)
     if model is None:
         raise ApopsimError(f"context {args.context!r} names no model with a death rule; "
                            "give --model")

@@ -17,7 +17,9 @@ integrated in one batched call, so the cost follows the number of cells alive):
   Ornstein-Uhlenbeck process (unit variance, correlation time ``noise_tau_h``), updated exactly
   at each window and held within it. A ``shared_fraction`` of its variance is common to all of a
   cell's rates (one extrinsic factor), the rest private to each rate. Daughters inherit the
-  mother's ``z``, so sisters start alike and drift apart (Spencer et al., Nature 2009). No
+  mother's ``z``, so sisters start alike and drift apart (Spencer et al., Nature 2009; how
+  fast depends on which proteins fluctuate how much: a cell context's ``culture:`` block in
+  ``contexts.yaml`` can set it, see :meth:`CultureOptions.for_context`). No
   variation is static: founders are drawn from the stationary state of this drift
   (``burnin_h``), so a protein's deviation lives as long as the protein and its synthesis noise
   remember it.
@@ -52,7 +54,8 @@ from __future__ import annotations
 import fnmatch
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -91,7 +94,10 @@ class CultureOptions:
         matching pattern wins), e.g. ``{"ksyn_FLIP": 0.5}``: proteins whose fluctuations are
         larger than the typical 0.2-0.3 (Bertaux et al. PLoS Comput Biol 2014 fitted large, rare
         fluctuations of the short-lived c-FLIP and MCL-1 to HeLa TRAIL fate data). Empty by
-        default: every rate gets ``noise_cv``.
+        default: every rate gets ``noise_cv``. A cell context can carry its own in
+        ``contexts.yaml`` (``culture:`` block, read by :meth:`for_context`): HeLa's gives
+        c-FLIP and MCL-1 CV 1.15, the moments of Bertaux et al.'s fitted turnover model, with
+        which sisters decorrelate within a cycle as Spencer et al. 2009 observed.
     noise_of
         ``"protein"``: a protein made at rate ``ksyn`` and turned over at rate k averages its
         synthesis noise over about 1/k hours, so its log-variance is the multiplier's times
@@ -183,6 +189,38 @@ class CultureOptions:
         if bad:
             raise ValueError(f"CultureOptions: invalid {', '.join(bad)} (times > 0 h, CVs >= 0, "
                              "shared_fraction in [0, 1], step_h <= cycle_h / 4)")
+
+    @classmethod
+    def for_context(cls, context: str | None, **changes: Any) -> CultureOptions:
+        """Options for a culture of a named cell context: the defaults, then the context's
+        ``culture:`` block in ``contexts.yaml`` (how that line's cells drift, e.g. HeLa's
+        large c-FLIP / MCL-1 fluctuations), then ``changes`` (any field; they win).
+
+        Raises
+        ------
+        ApopsimError
+            The context is unknown, or its ``culture:`` block names a field that
+            :class:`CultureOptions` does not have.
+        """
+        return cls(**{**context_culture(context), **changes})
+
+
+def context_culture(context: str | None) -> dict[str, Any]:
+    """The ``culture:`` block of a named cell context (``contexts.yaml``): how that line's cells
+    drift in a growing culture, as :class:`CultureOptions` fields (``{}`` without a context or a
+    block). Mappings are copied, lists become tuples."""
+    from apopsim.library import context_spec
+
+    if context is None:
+        return {}
+    block = context_spec(context).get("culture") or {}
+    names = {f.name for f in fields(CultureOptions)}
+    unknown = sorted(set(block) - names)
+    if unknown:
+        raise ApopsimError(f"contexts.yaml, context {context!r}, culture: unknown field(s) "
+                           f"{', '.join(unknown)}; CultureOptions has {', '.join(sorted(names))}")
+    return {k: dict(v) if isinstance(v, Mapping) else tuple(v) if isinstance(v, list) else v
+            for k, v in block.items()}
 
 
 @dataclass

@@ -14,7 +14,9 @@ A culture study file (YAML, strict: unknown fields are errors; units in the fiel
     duration_h: 72                     # treatment time after the warm-up
     regrowth_h: 0                      # optional: drug-free growth after a washout at duration_h
     readout_times_h: [24, 48, 72]      # h after treatment start (up to duration_h + regrowth_h)
-    culture:                           # apopsim.culture.CultureOptions, units in the names
+    culture:                           # apopsim.culture.CultureOptions, units in the names;
+                                       # fields not given here come from the context's
+                                       # culture: block (contexts.yaml), then the defaults
       founders: 40                     # cells seeded per well (same founders in every well)
       warmup_h: 24                     # untreated growth before treatment (h)
       cycle_h: 24                      # mean intermitotic time (h)
@@ -89,7 +91,13 @@ from pydantic import (
     model_validator,
 )
 
-from apopsim.culture import Culture, CultureOptions, grow_culture, growth_metrics
+from apopsim.culture import (
+    Culture,
+    CultureOptions,
+    context_culture,
+    grow_culture,
+    growth_metrics,
+)
 from apopsim.errors import ApopsimError
 from apopsim.scenario.expect import (
     Doses,
@@ -189,11 +197,14 @@ class CultureSettings(BaseModel):
                              f"({self.cycle_h / 4:g} h)")
         return self
 
-    def options(self) -> CultureOptions:
-        """The :class:`~apopsim.culture.CultureOptions` of these settings."""
+    def options(self, context: str | None = None) -> CultureOptions:
+        """The :class:`~apopsim.culture.CultureOptions` of these settings: the fields this
+        file sets, over the ``culture:`` block of the cell ``context`` (``contexts.yaml``,
+        e.g. HeLa's c-FLIP / MCL-1 fluctuations), over the defaults."""
         d = self.model_dump(exclude={"founders", "warmup_h"})
         d["vary"] = tuple(d["vary"])
-        return CultureOptions(**d)
+        given = {k: v for k, v in d.items() if k in self.model_fields_set}
+        return CultureOptions(**{**d, **context_culture(context), **given})
 
 
 class SynergySettings(BaseModel):
@@ -624,7 +635,7 @@ def run_culture(source: str | os.PathLike[str] | dict[str, Any] | CultureStudy,
 
     for c in spec.conditions():
         catalogue().resolve(model, c)  # unknown drugs fail before any simulation
-    opts = spec.culture.options()
+    opts = spec.culture.options(spec.context)
     solver = spec.solver.options()
     conditions = spec.conditions()
     n_windows = (round(spec.culture.warmup_h / opts.step_h)

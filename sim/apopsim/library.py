@@ -446,15 +446,21 @@ def contexts() -> dict[str, dict[str, Any]]:
     return _read_contexts(str(path), path.stat().st_mtime)
 
 
+def context_spec(name: str) -> dict[str, Any]:
+    """One named cell context of ``contexts.yaml`` (raises :class:`ModelError` naming the known
+    ones if there is none)."""
+    known = contexts()
+    if name not in known:
+        raise ModelError(
+            f"unknown cell context {name!r}; known contexts: {', '.join(sorted(known))}"
+        )
+    return known[name]
+
+
 def apply_context(model: Model, context: str | dict[str, Any]) -> Model:
     """Apply a named context or an inline ``{parameters, initial_nM}`` dict to ``model``."""
     if isinstance(context, str):
-        known = contexts()
-        if context not in known:
-            raise ModelError(
-                f"unknown cell context {context!r}; known contexts: {', '.join(sorted(known))}"
-            )
-        spec, where = known[context], f"context {context!r}"
+        spec, where = context_spec(context), f"context {context!r}"
     else:
         spec, where = context, "context"
     return model.with_overrides(
