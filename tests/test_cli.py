@@ -108,6 +108,11 @@ def test_validate_tells_claim_files_apart(tmp_path, capsys):
     bad.write_text(src.replace("arms:", "arms:\n  - {name: x, regimens: 3}", 1))
     assert main(["validate", str(bad)]) == 2
     assert "study.yaml:" in capsys.readouterr().err
+    culture = tmp_path / "culture.yaml"
+    src = (ROOT / "scenarios" / "cultures" / "apg2575_hht_culture.yaml").read_text()
+    culture.write_text(src.replace("context: aml_mcl1_dependent", "context: aml_typo", 1))
+    assert main(["validate", str(culture)]) == 2
+    assert "unknown cell context 'aml_typo'" in capsys.readouterr().err
 
 
 def test_example_with_sbml_events_and_a_mid_run_bolus(tmp_path, capsys, monkeypatch):

@@ -210,6 +210,10 @@ def test_hela_context_sets_the_culture_fluctuations_and_files_override_them(monk
                         lambda: {"x": {"culture": {"noise_cv": 0.3, "cycle_hours": 20}}})
     with pytest.raises(ApopsimError, match=r"context 'x', culture: unknown field\(s\) cycle_hours"):
         CultureOptions.for_context("x")
+    monkeypatch.setattr(library, "contexts", lambda: {"x": {"culture": {"noise_cv": -1}}})
+    with pytest.raises(ApopsimError, match=r"context 'x', culture: CultureOptions: invalid "
+                       "noise_cv"):
+        CultureOptions.for_context("x")
 
 
 def test_sisters_would_decorrelate_if_the_27h_turnovers_were_proteolysis_only():

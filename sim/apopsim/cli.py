@@ -114,6 +114,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
         from apopsim.culture_study import load_culture
 
         c = load_culture(path)
+        c.culture.options(c.context)  # the context exists and its culture: block is valid
         print(f"{path}: valid culture study ({len(c.conditions())} wells, "
               f"{len(c.expect)} expectations)")
         return 0

@@ -219,8 +219,13 @@ def context_culture(context: str | None) -> dict[str, Any]:
     if unknown:
         raise ApopsimError(f"contexts.yaml, context {context!r}, culture: unknown field(s) "
                            f"{', '.join(unknown)}; CultureOptions has {', '.join(sorted(names))}")
-    return {k: dict(v) if isinstance(v, Mapping) else tuple(v) if isinstance(v, list) else v
-            for k, v in block.items()}
+    out = {k: dict(v) if isinstance(v, Mapping) else tuple(v) if isinstance(v, list) else v
+           for k, v in block.items()}
+    try:
+        CultureOptions(**out)
+    except (TypeError, ValueError) as e:
+        raise ApopsimError(f"contexts.yaml, context {context!r}, culture: {e}") from None
+    return out
 
 
 @dataclass
