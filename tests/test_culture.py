@@ -148,7 +148,7 @@ def test_founders_are_drawn_from_the_stationary_drift_not_a_frozen_start():
     assert spread("synthesis", 96.0) == pytest.approx(s * math.sqrt(k / (k + g)), rel=0.25)
 
 
-#: HeLa's culture options: c-FLIP / MCL-1 fluctuations of Bertaux et al. 2014 (contexts.yaml)
+#: HeLa's culture options: c-FLIP / MCL-1 gene switching of Bertaux et al. 2014 (contexts.yaml)
 HELA = CultureOptions.for_context("hela", step_h=2.0)
 
 
@@ -156,23 +156,44 @@ def test_sisters_decorrelate_within_one_cycle():
     """Spencer et al. 2009 (Nature 459:428): sisters treated with TRAIL soon after division die
     at strongly correlated times, and sisters treated later become no more alike than random
     pairs within about one cycle. HeLa in a culture (``CultureOptions.for_context("hela")``):
-    c-FLIP and MCL-1 fluctuate with CV 1.15 and a 9.6 h correlation time, the moments of
-    Bertaux et al. 2014's fitted HeLa turnover model (they fitted it to HeLa TRAIL fate data, so
-    this is a consistency check of our network with their fluctuations, not an independent
-    prediction). TRAIL 0.8 nM (50 ng/ml), 60 pairs, step 2 h, seeds 0-5: Spearman at 0 h 0.95,
-    0.90, 0.96, 0.93, 0.91, 0.87; Pearson at 24 h 0.06, 0.15, 0.14, 0.22, 0.33, 0.20 (random
-    pairs -0.16 to 0.19). Pearson at 0 h is lower (0.52-0.78; 0.83 and 0.77 with 150 pairs,
-    seeds 0-1): a few pairs from the log-normal tail of c-FLIP / MCL-1 weigh on it. By rank the
-    sisters keep some likeness at 24 h (Spearman 0.12-0.46, mean 0.36; from the 27 h
-    proteins), so the decorrelation is in the time to death's spread, as Pearson's r measures
-    it, and not complete by rank. The control that removes the mechanism is the test below."""
+    the c-FLIP and MCL-1 genes switch ON for 16 h and OFF for 24 h on average, Bertaux et al.
+    2014's fitted HeLa turnover model (they fitted it to HeLa TRAIL fate data, so this is a
+    consistency check of our network with their fluctuations, not an independent prediction).
+    TRAIL 0.8 nM (50 ng/ml), 60 pairs, step 2 h, seeds 0-5: at 0 h Spearman 0.99, 0.97, 0.97,
+    0.96, 0.98, 0.95 (Pearson 0.96, 0.71, 0.79, 0.80, 0.92, 0.61: a few pairs with long times
+    weigh on it); at 24 h Pearson 0.05, 0.36, 0.01, 0.31, 0.07, 0.34 (mean 0.19) and Spearman
+    0.10, 0.42, -0.11, 0.22, 0.13, 0.19 (mean 0.16); random pairs -0.23 to 0.19. Both sisters
+    died in 43-52 of the 60 pairs (cells whose genes are ON survive 12 h). With log-normal
+    drift of the same CV (1.15) instead of the two-state switch, Pearson at 24 h is 0.06-0.33
+    too but Spearman stays 0.12-0.46: the switch's all-or-none states forget faster by rank.
+    The control that removes the mechanism is the test below."""
     model = load_model("intrinsic_extrinsic", "hela")
     df = sister_correlation(model, {"trail": 0.8}, [0.0, 24.0], n_pairs=N_SISTERS, max_h=12.0,
                             options=HELA, seed=SISTER_SEED).set_index("delay_h")
-    assert (df["n_both_died"] >= 0.8 * N_SISTERS).all()
+    assert (df["n_both_died"] >= 0.7 * N_SISTERS).all()
     assert df.loc[0.0, "spearman_rho"] > 0.8
     assert df.loc[0.0, "pearson_r"] > df.loc[0.0, "random_r"] + 0.3
     assert df.loc[24.0, "pearson_r"] < 0.4
+
+
+def test_hela_culture_with_switching_genes_keeps_spencers_fractional_killing():
+    """The c-FLIP / MCL-1 switching that decorrelates sisters must leave Spencer et al. 2009's
+    fractional killing intact (tests/models/test_validation.py checks it in static
+    populations): in a growing HeLa culture at TRAIL 10 ng/ml about half of the cells present
+    at treatment die within 6 h, the times to death spread with CV 0.2-0.5, and some survive.
+    60 founders (about 120 cells at treatment), 1 h windows: 6-h killing 0.53 and 0.48 at
+    seeds 0-1, 12-h 0.65 and 0.61, CV 0.42 and 0.45 (100 founders, 0.5 h windows: 5 / 10 /
+    20 ng/ml kill 0.35 / 0.51 / 0.65 by 6 h, CV 0.39 / 0.42 / 0.44; survivors at 12 h about a
+    quarter even at 20 ng/ml: cells whose genes are ON)."""
+    model = load_model("intrinsic_extrinsic", "hela")
+    c = grow_culture(model, {"trail": 0.1667}, 12.0, n_founders=60, warmup_h=24.0,
+                     options=CultureOptions.for_context("hela", step_h=1.0), seed=0)
+    start = c.cells[c.cells["birth_h"] <= 0]
+    death = start["death_h"].to_numpy()
+    t = death[np.isfinite(death)]
+    assert 0.3 <= np.mean(death <= 6.0) <= 0.7
+    assert 0.2 <= np.std(t) / np.mean(t) <= 0.5
+    assert np.mean(np.isfinite(death)) < 0.95
 
 
 def test_sisters_stay_alike_when_cflip_and_mcl1_fluctuate_like_the_other_proteins():
@@ -183,12 +204,44 @@ def test_sisters_stay_alike_when_cflip_and_mcl1_fluctuate_like_the_other_protein
     7 %, BCL-2 6 %, XIAP, BAK, cIAP) and 11 % from c-FLIP and MCL-1, and a 27 h protein at CV
     0.25 keeps a sister correlation of about 0.6 at 24 h: r at 24 h 0.58, 0.53, 0.57, 0.54,
     0.31 at seeds 0-4 (150 pairs, mean 0.50); these 60 pairs: 0.59 (seeds 0-3: 0.49, 0.52,
-    0.43, 0.59). Intermediate: c-FLIP and MCL-1 at CV 0.5 give 0.40 (200 pairs), 1.0 gives
-    0.20 and 0.19 (150 pairs, seeds 0-1)."""
+    0.43, 0.59). Intermediate, log-normal: c-FLIP and MCL-1 at CV 0.5 give 0.40 (200 pairs),
+    1.0 gives 0.20 and 0.19 (150 pairs, seeds 0-1)."""
     model = load_model("intrinsic_extrinsic", "hela")
     df = sister_correlation(model, {"trail": 0.8}, [24.0], n_pairs=N_SISTERS, max_h=12.0,
                             options=FAST, seed=SISTER_SEED).set_index("delay_h")
     assert df.loc[24.0, "pearson_r"] > 0.4
+
+
+def test_bursts_switch_a_gene_on_and_off_at_the_stated_mean_times():
+    """``bursts``: a two-state promoter (ON 16 h, OFF 24 h: on 40 % of the time). The rate is
+    ksyn / 0.4 while ON and 0 while OFF (mean ksyn); the state's autocorrelation over 10 h is
+    exp(-10 (1/16 + 1/24)) = 0.353; other rates keep their log-normal drift; a pattern that
+    matches no varied rate is an error."""
+    from apopsim.culture import _Setup
+    from apopsim.engine import SolverOptions
+
+    model = load_model("intrinsic_extrinsic", "hela")
+    opts = CultureOptions(step_h=1.0, bursts={"ksyn_FLIP": (16.0, 24.0)})
+    st = _Setup(model, {}, opts, SolverOptions(), np.random.default_rng(5),
+                "cleaved_PARP_fraction", 0.5)
+    i, j = st.vary.index("ksyn_FLIP"), st.vary.index("ksyn_BID")
+    z0 = st.noise.stationary(40_000)
+    m0 = st.noise.multipliers(z0)
+    assert set(np.unique(m0[:, i])) == {0.0, 2.5}
+    assert m0[:, i].mean() == pytest.approx(1.0, abs=0.02)
+    assert m0[:, j].mean() == pytest.approx(1.0, abs=0.02) and m0[:, j].std() > 0.2
+    z = z0
+    for _ in range(10):
+        z = st.noise.step(z, 1.0)
+    on0, on10 = z0[:, 1 + i], z[:, 1 + i]
+    assert on10.mean() == pytest.approx(0.4, abs=0.01)
+    assert np.corrcoef(on0, on10)[0, 1] == pytest.approx(math.exp(-10 * (1 / 16 + 1 / 24)),
+                                                         abs=0.02)
+    with pytest.raises(ApopsimError, match="bursts: 'ksyn_NOPE' matches no rate"):
+        _Setup(model, {}, CultureOptions(bursts={"ksyn_NOPE": (1.0, 1.0)}), SolverOptions(),
+               np.random.default_rng(0), "cleaved_PARP_fraction", 0.5)
+    with pytest.raises(ValueError, match="invalid bursts"):
+        CultureOptions(bursts={"ksyn_FLIP": (16.0, 0.0)})
 
 
 def test_hela_context_sets_the_culture_fluctuations_and_files_override_them(monkeypatch):
@@ -198,12 +251,12 @@ def test_hela_context_sets_the_culture_fluctuations_and_files_override_them(monk
     from apopsim import library
     from apopsim.culture_study import CultureSettings
 
-    assert HELA.noise_cv_per == {"ksyn_FLIP": 1.15, "ksyn_MCL1": 1.15}
-    assert HELA.step_h == 2.0 and HELA.noise_cv == 0.25
+    assert HELA.bursts == {"ksyn_FLIP": (16, 24), "ksyn_MCL1": (16, 24)}
+    assert HELA.step_h == 2.0 and HELA.noise_cv == 0.25 and not HELA.noise_cv_per
     assert CultureOptions.for_context(None) == CultureOptions()
     assert CultureOptions.for_context("aml_mcl1_dependent") == CultureOptions()
-    assert CultureSettings().options("hela").noise_cv_per == HELA.noise_cv_per
-    assert CultureSettings(noise_cv_per={}).options("hela").noise_cv_per == {}
+    assert CultureSettings().options("hela").bursts == HELA.bursts
+    assert CultureSettings(bursts={}).options("hela").bursts == {}
     with pytest.raises(ApopsimError, match="unknown cell context 'nope'"):
         CultureOptions.for_context("nope")
     monkeypatch.setattr(library, "contexts",

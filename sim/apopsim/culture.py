@@ -94,10 +94,23 @@ class CultureOptions:
         matching pattern wins), e.g. ``{"ksyn_FLIP": 0.5}``: proteins whose fluctuations are
         larger than the typical 0.2-0.3 (Bertaux et al. PLoS Comput Biol 2014 fitted large, rare
         fluctuations of the short-lived c-FLIP and MCL-1 to HeLa TRAIL fate data). Empty by
-        default: every rate gets ``noise_cv``. A cell context can carry its own in
-        ``contexts.yaml`` (``culture:`` block, read by :meth:`for_context`): HeLa's gives
-        c-FLIP and MCL-1 CV 1.15, the moments of Bertaux et al.'s fitted turnover model, with
+        default: every rate gets ``noise_cv``. A cell context can carry its own noise in
+        ``contexts.yaml`` (``culture:`` block, read by :meth:`for_context`): HeLa's switches
+        the c-FLIP and MCL-1 genes (``bursts``, Bertaux et al.'s fitted turnover model), with
         which sisters decorrelate within a cycle as Spencer et al. 2009 observed.
+    bursts
+        Rates whose gene switches ON and OFF (a two-state promoter, "telegraph" noise) instead
+        of drifting log-normally: rate name or glob pattern -> (mean ON time, mean OFF time) in
+        hours (the first matching pattern wins). The rate is ``ksyn / p`` while ON and 0 while
+        OFF (``p = on / (on + off)``, the fraction of time ON, so the mean is ``ksyn``); the
+        state switches at the window ends with the exact two-state transition probabilities
+        over ``step_h``, founders draw it from the stationary distribution, daughters inherit
+        the mother's. The protein follows through its own turnover (no mRNA stage: it would
+        smooth a 1 h mRNA's worth more). A protein of half-life h_p under switching much slower
+        than h_p has CV ``sqrt((1 - p) / p)`` and a correlation time ``1 / (1/on + 1/off)``.
+        Bertaux et al. 2014's fitted HeLa model gives c-FLIP and MCL-1 ON 16 h / OFF 24 h (CV
+        1.15 with their 1 h mRNA, 9.6 h; the ``hela`` context's culture block). Such rates take
+        no ``noise_cv_per`` and no shared part.
     noise_of
         ``"protein"``: a protein made at rate ``ksyn`` and turned over at rate k averages its
         synthesis noise over about 1/k hours, so its log-variance is the multiplier's times
@@ -164,6 +177,7 @@ class CultureOptions:
     cycle_cv: float = 0.15
     noise_cv: float = 0.25
     noise_cv_per: Mapping[str, float] = field(default_factory=dict)
+    bursts: Mapping[str, tuple[float, float]] = field(default_factory=dict)
     noise_of: str = "protein"
     noise_tau_h: float = 10.0
     shared_fraction: float = 0.5
@@ -179,6 +193,7 @@ class CultureOptions:
         checks = {"cycle_h": self.cycle_h > 0, "cycle_cv": self.cycle_cv >= 0,
                   "noise_cv": self.noise_cv >= 0,
                   "noise_cv_per": all(v >= 0 for v in self.noise_cv_per.values()),
+                  "bursts": all(len(v) == 2 and min(v) > 0 for v in self.bursts.values()),
                   "noise_tau_h": self.noise_tau_h > 0,
                   "shared_fraction": 0 <= self.shared_fraction <= 1,
                   "burnin_h": self.burnin_h >= 0,
@@ -188,7 +203,8 @@ class CultureOptions:
         bad = [k for k, ok in checks.items() if not ok]
         if bad:
             raise ValueError(f"CultureOptions: invalid {', '.join(bad)} (times > 0 h, CVs >= 0, "
-                             "shared_fraction in [0, 1], step_h <= cycle_h / 4)")
+                             "shared_fraction in [0, 1], step_h <= cycle_h / 4, bursts: "
+                             "(ON h, OFF h) > 0)")
 
     @classmethod
     def for_context(cls, context: str | None, **changes: Any) -> CultureOptions:
@@ -208,7 +224,7 @@ class CultureOptions:
 def context_culture(context: str | None) -> dict[str, Any]:
     """The ``culture:`` block of a named cell context (``contexts.yaml``): how that line's cells
     drift in a growing culture, as :class:`CultureOptions` fields (``{}`` without a context or a
-    block). Mappings are copied, lists become tuples."""
+    block). Mappings are copied, lists become tuples (also inside mappings)."""
     from apopsim.library import context_spec
 
     if context is None:
@@ -219,8 +235,11 @@ def context_culture(context: str | None) -> dict[str, Any]:
     if unknown:
         raise ApopsimError(f"contexts.yaml, context {context!r}, culture: unknown field(s) "
                            f"{', '.join(unknown)}; CultureOptions has {', '.join(sorted(names))}")
-    out = {k: dict(v) if isinstance(v, Mapping) else tuple(v) if isinstance(v, list) else v
-           for k, v in block.items()}
+    def plain(v: Any) -> Any:
+        return ({k: plain(x) for k, x in v.items()} if isinstance(v, Mapping)
+                else tuple(v) if isinstance(v, list) else v)
+
+    out = {k: plain(v) for k, v in block.items()}
     try:
         CultureOptions(**out)
     except (TypeError, ValueError) as e:
@@ -292,26 +311,44 @@ class Culture:
 
 
 class _Noise:
-    """Per-cell Ornstein-Uhlenbeck factors (unit variance), shared + private parts; ``sigma``
-    is each rate's log-SD (scalar or one per rate)."""
+    """Per-cell noise states ``z`` (n, 1 + rates): column 0 the shared Ornstein-Uhlenbeck
+    factor, then one per rate: a private OU factor (unit variance; ``sigma`` is each rate's
+    log-SD, scalar or one per rate) or, for the rates in ``on_h`` / ``off_h`` (NaN elsewhere),
+    the promoter state 1 (ON) or 0 (OFF) of a two-state gene."""
 
     def __init__(self, n_rates: int, opts: CultureOptions, rng: np.random.Generator,
-                 sigma: float | np.ndarray | None = None) -> None:
+                 sigma: float | np.ndarray | None = None, on_h: np.ndarray | None = None,
+                 off_h: np.ndarray | None = None) -> None:
         self.d, self.opts, self.rng = n_rates, opts, rng
         self.sigma = (math.sqrt(math.log1p(opts.noise_cv ** 2)) if sigma is None
                       else np.asarray(sigma))
+        on = np.full(n_rates, np.nan) if on_h is None else np.asarray(on_h, dtype=float)
+        off = np.full(n_rates, np.nan) if off_h is None else np.asarray(off_h, dtype=float)
+        self.burst = np.flatnonzero(np.isfinite(on))  # rate indices with a two-state gene
+        self.p_on = on[self.burst] / (on[self.burst] + off[self.burst])
+        self.rate = 1.0 / on[self.burst] + 1.0 / off[self.burst]  # 1/h, relaxation rate
 
     def stationary(self, n: int) -> np.ndarray:
-        return self.rng.standard_normal((n, self.d + 1))
+        z = self.rng.standard_normal((n, self.d + 1))
+        z[:, 1 + self.burst] = self.rng.random((n, len(self.burst))) < self.p_on
+        return z
 
     def step(self, z: np.ndarray, dt: float) -> np.ndarray:
         a = math.exp(-dt / self.opts.noise_tau_h)
-        return a * z + math.sqrt(1 - a * a) * self.rng.standard_normal(z.shape)
+        new = a * z + math.sqrt(1 - a * a) * self.rng.standard_normal(z.shape)
+        if len(self.burst):  # exact two-state transition over dt
+            e = np.exp(-self.rate * dt)
+            state = z[:, 1 + self.burst]
+            p = np.where(state > 0.5, self.p_on + (1 - self.p_on) * e, self.p_on * (1 - e))
+            new[:, 1 + self.burst] = self.rng.random(state.shape) < p
+        return new
 
     def multipliers(self, z: np.ndarray) -> np.ndarray:
         f = self.opts.shared_fraction
         x = math.sqrt(f) * z[:, :1] + math.sqrt(1 - f) * z[:, 1:]
-        return np.exp(self.sigma * x - self.sigma ** 2 / 2)
+        m = np.exp(self.sigma * x - self.sigma ** 2 / 2)
+        m[:, self.burst] = z[:, 1 + self.burst] / self.p_on
+        return m
 
 
 class _Setup:
@@ -343,11 +380,14 @@ class _Setup:
         self.treated = {**self.untreated, **catalogue().resolve(model, doses_nM or {})}
         self.event = ThresholdEvent(death_variable, threshold, direction, after="stop")
         self.model, self.solver = model, solver
-        unmatched = [p for p in opts.noise_cv_per
-                     if not any(fnmatch.fnmatchcase(k, p) for k in self.vary)]
-        if unmatched:
-            raise ApopsimError(f"noise_cv_per: {', '.join(map(repr, unmatched))} matches no "
-                               f"rate carrying synthesis noise ({', '.join(self.vary)})")
+        for name, per in (("noise_cv_per", opts.noise_cv_per), ("bursts", opts.bursts)):
+            unmatched = [p for p in per if not any(fnmatch.fnmatchcase(k, p) for k in self.vary)]
+            if unmatched:
+                raise ApopsimError(f"{name}: {', '.join(map(repr, unmatched))} matches no "
+                                   f"rate carrying synthesis noise ({', '.join(self.vary)})")
+        on_off = np.array([next((tuple(v) for p, v in opts.bursts.items()
+                                 if fnmatch.fnmatchcase(k, p)), (np.nan, np.nan))
+                           for k in self.vary], dtype=float).reshape(-1, 2)
         cv = np.array([next((c for p, c in opts.noise_cv_per.items()
                              if fnmatch.fnmatchcase(k, p)), opts.noise_cv) for k in self.vary])
         sigma: np.ndarray | None = np.sqrt(np.log1p(cv ** 2)) if opts.noise_cv_per else None
@@ -356,7 +396,7 @@ class _Setup:
         if opts.noise_of == "protein":  # a growing cell averages over 1 / (k + mu0)
             k = self.turnover_per_h() + self.mu0
             sigma = np.sqrt(np.log1p(cv ** 2)) * np.sqrt(1.0 + 1.0 / (opts.noise_tau_h * k))
-        self.noise = _Noise(len(self.vary), opts, rng, sigma)
+        self.noise = _Noise(len(self.vary), opts, rng, sigma, on_off[:, 0], on_off[:, 1])
         self.cycle_h = opts.cycle_h  # h; the founders' burn-in dilutes at this cycle time
 
     def turnover_per_h(self, horizon_h: float = 400.0, rel_step: float = 0.1) -> np.ndarray:

@@ -23,6 +23,7 @@ A culture study file (YAML, strict: unknown fields are errors; units in the fiel
       cycle_cv: 0.15
       noise_cv: 0.25                   # stationary CV of each varied rate's protein
       noise_cv_per: {}                 # rate name or glob pattern -> its own CV (first match)
+      bursts: {}                       # rate pattern -> [ON h, OFF h]: two-state promoter
       noise_of: protein                # or synthesis: noise_cv is the multiplier's CV
       noise_tau_h: 10                  # their correlation time (h)
       shared_fraction: 0.5
@@ -166,6 +167,10 @@ class CultureSettings(BaseModel):
     noise_cv_per: dict[str, Annotated[float, Field(ge=0, le=3)]] = Field(
         default_factory=dict, description="Per-rate CVs replacing noise_cv: rate name or glob "
         "pattern -> CV (the first matching pattern wins), e.g. {ksyn_FLIP: 0.5}.")
+    bursts: dict[str, tuple[PositiveFloat, PositiveFloat]] = Field(
+        default_factory=dict, description="Rates whose gene switches ON and OFF (two-state "
+        "promoter) instead of drifting log-normally: rate name or glob pattern -> [mean ON h, "
+        "mean OFF h] (first match), e.g. {ksyn_MCL1: [16, 24]}.")
     noise_of: Literal["protein", "synthesis"] = Field("protein", description="What noise_cv "
                                                       "is the CV of.")
     noise_tau_h: PositiveFloat = Field(10.0, le=10_000, description="Correlation time of the "

@@ -180,11 +180,13 @@ def test_spencer_fractional_killing_time_to_death_spread(cv_per):
     0.52 at 10 ng/ml, 0.16 at 5, 0.78 at 20; 200 cells, models of 2026-11-30; 0.61 / 0.12 /
     0.84 when first written). The spread is taken over every cell that dies within the 12-h
     observation window (0.30 at 10 ng/ml; 0.26 when first written; over only the cells dead by
-    6 h it is narrower, a truncated window). Second case: c-FLIP and MCL-1 at the CV 1.15 that the
-    HeLa context gives growing cultures (Bertaux et al. 2014's fitted fluctuations, which pass
-    the Spencer sister test in tests/test_culture.py): the fractional killing holds (200 cells:
-    6-h killing 0.63 at 10 ng/ml vs 0.52 at CV 0.25; time-to-death CV 0.32 vs 0.30; none of the
-    untreated cells die)."""
+    6 h it is narrower, a truncated window). Second case: c-FLIP and MCL-1 at CV 1.15, the
+    spread of the gene switching that the HeLa context gives growing cultures (Bertaux et al.
+    2014; it passes the Spencer sister test in tests/test_culture.py; a static population has
+    no two-state shape, so this is its log-normal stand-in): the fractional killing holds (200
+    cells: 6-h killing 0.63 at 10 ng/ml vs 0.52 at CV 0.25; time-to-death CV 0.32 vs 0.30; none
+    of the untreated cells die). The switching itself is checked in a culture in
+    tests/test_culture.py."""
     import yaml
 
     from apopsim.runner import run_scenario
