@@ -159,7 +159,7 @@ def test_sisters_decorrelate_within_one_cycle():
     the c-FLIP and MCL-1 genes switch ON for 16 h and OFF for 24 h on average, Bertaux et al.
     2014's fitted HeLa turnover model (they fitted it to HeLa TRAIL fate data, so this is a
     consistency check of our network with their fluctuations, not an independent prediction).
-    TRAIL 0.8 nM (50 ng/ml), 60 pairs, step 2 h, seeds 0-5: at 0 h Spearman 0.99, 0.97, 0.97,
+    TRAIL 0.8 nM (about 50 ng/ml), 60 pairs, step 2 h, seeds 0-5: at 0 h Spearman 0.99, 0.97, 0.97,
     0.96, 0.98, 0.95 (Pearson 0.96, 0.71, 0.79, 0.80, 0.92, 0.61: a few pairs with long times
     weigh on it); at 24 h Pearson 0.05, 0.36, 0.01, 0.31, 0.07, 0.34 (mean 0.19) and Spearman
     0.10, 0.42, -0.11, 0.22, 0.13, 0.19 (mean 0.16); random pairs -0.23 to 0.19. Both sisters
@@ -213,15 +213,16 @@ def test_sisters_stay_alike_when_cflip_and_mcl1_fluctuate_like_the_other_protein
 
 
 def test_bursts_switch_a_gene_on_and_off_at_the_stated_mean_times():
-    """``bursts``: a two-state promoter (ON 16 h, OFF 24 h: on 40 % of the time). The rate is
-    ksyn / 0.4 while ON and 0 while OFF (mean ksyn); the state's autocorrelation over 10 h is
-    exp(-10 (1/16 + 1/24)) = 0.353; other rates keep their log-normal drift; a pattern that
-    matches no varied rate is an error."""
+    """``bursts_on_off_h``: a two-state promoter (ON 16 h, OFF 24 h: on 40 % of the time). The
+    rate is ksyn / 0.4 while ON and 0 while OFF (mean ksyn); the state's autocorrelation over
+    10 h is exp(-10 (1/16 + 1/24)) = 0.353; other rates keep their log-normal drift; a pattern
+    that matches no varied rate, a rate also in noise_cv_per, and a non-finite or non-positive
+    time are errors."""
     from apopsim.culture import _Setup
     from apopsim.engine import SolverOptions
 
     model = load_model("intrinsic_extrinsic", "hela")
-    opts = CultureOptions(step_h=1.0, bursts={"ksyn_FLIP": (16.0, 24.0)})
+    opts = CultureOptions(step_h=1.0, bursts_on_off_h={"ksyn_FLIP": (16.0, 24.0)})
     st = _Setup(model, {}, opts, SolverOptions(), np.random.default_rng(5),
                 "cleaved_PARP_fraction", 0.5)
     i, j = st.vary.index("ksyn_FLIP"), st.vary.index("ksyn_BID")
@@ -237,11 +238,16 @@ def test_bursts_switch_a_gene_on_and_off_at_the_stated_mean_times():
     assert on10.mean() == pytest.approx(0.4, abs=0.01)
     assert np.corrcoef(on0, on10)[0, 1] == pytest.approx(math.exp(-10 * (1 / 16 + 1 / 24)),
                                                          abs=0.02)
-    with pytest.raises(ApopsimError, match="bursts: 'ksyn_NOPE' matches no rate"):
-        _Setup(model, {}, CultureOptions(bursts={"ksyn_NOPE": (1.0, 1.0)}), SolverOptions(),
-               np.random.default_rng(0), "cleaved_PARP_fraction", 0.5)
-    with pytest.raises(ValueError, match="invalid bursts"):
-        CultureOptions(bursts={"ksyn_FLIP": (16.0, 0.0)})
+    with pytest.raises(ApopsimError, match="bursts_on_off_h: 'ksyn_NOPE' matches no rate"):
+        _Setup(model, {}, CultureOptions(bursts_on_off_h={"ksyn_NOPE": (1.0, 1.0)}),
+               SolverOptions(), np.random.default_rng(0), "cleaved_PARP_fraction", 0.5)
+    with pytest.raises(ApopsimError, match="ksyn_FLIP: in both noise_cv_per and bursts"):
+        _Setup(model, {}, CultureOptions(noise_cv_per={"ksyn_F*": 0.5},
+                                         bursts_on_off_h={"ksyn_FLIP": (16.0, 24.0)}),
+               SolverOptions(), np.random.default_rng(0), "cleaved_PARP_fraction", 0.5)
+    for bad in [(16.0, 0.0), (16.0, math.inf)]:
+        with pytest.raises(ValueError, match="invalid bursts_on_off_h"):
+            CultureOptions(bursts_on_off_h={"ksyn_FLIP": bad})
 
 
 def test_hela_context_sets_the_culture_fluctuations_and_files_override_them(monkeypatch):
@@ -251,18 +257,25 @@ def test_hela_context_sets_the_culture_fluctuations_and_files_override_them(monk
     from apopsim import library
     from apopsim.culture_study import CultureSettings
 
-    assert HELA.bursts == {"ksyn_FLIP": (16, 24), "ksyn_MCL1": (16, 24)}
+    assert HELA.bursts_on_off_h == {"ksyn_FLIP": (16, 24), "ksyn_MCL1": (16, 24)}
     assert HELA.step_h == 2.0 and HELA.noise_cv == 0.25 and not HELA.noise_cv_per
     assert CultureOptions.for_context(None) == CultureOptions()
     assert CultureOptions.for_context("aml_mcl1_dependent") == CultureOptions()
-    assert CultureSettings().options("hela").bursts == HELA.bursts
-    assert CultureSettings(bursts={}).options("hela").bursts == {}
+    assert CultureSettings().options("hela").bursts_on_off_h == HELA.bursts_on_off_h
+    assert CultureSettings(bursts_on_off_h={}).options("hela").bursts_on_off_h == {}
     with pytest.raises(ApopsimError, match="unknown cell context 'nope'"):
         CultureOptions.for_context("nope")
     monkeypatch.setattr(library, "contexts",
                         lambda: {"x": {"culture": {"noise_cv": 0.3, "cycle_hours": 20}}})
     with pytest.raises(ApopsimError, match=r"context 'x', culture: unknown field\(s\) cycle_hours"):
         CultureOptions.for_context("x")
+    monkeypatch.setattr(library, "contexts", lambda: {"x": {"culture": {"step_h": 3.0}}})
+    with pytest.raises(ApopsimError, match=r"unknown field\(s\) step_h; a context can set"):
+        CultureOptions.for_context("x")  # windows are the experiment's, not the line's
+    monkeypatch.setattr(library, "contexts", lambda: {"x": {"culture": {"cycle_h": 6.0}}})
+    with pytest.raises(ApopsimError, match="with context 'x'.s culture: block .cycle_h.: "
+                       "CultureOptions: invalid step_h"):
+        CultureSettings(step_h=2.0).options("x")  # 2 h windows in a 6 h cycle
     monkeypatch.setattr(library, "contexts", lambda: {"x": {"culture": {"noise_cv": -1}}})
     with pytest.raises(ApopsimError, match=r"context 'x', culture: CultureOptions: invalid "
                        "noise_cv"):

@@ -54,7 +54,7 @@ from __future__ import annotations
 import fnmatch
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -96,9 +96,10 @@ class CultureOptions:
         fluctuations of the short-lived c-FLIP and MCL-1 to HeLa TRAIL fate data). Empty by
         default: every rate gets ``noise_cv``. A cell context can carry its own noise in
         ``contexts.yaml`` (``culture:`` block, read by :meth:`for_context`): HeLa's switches
-        the c-FLIP and MCL-1 genes (``bursts``, Bertaux et al.'s fitted turnover model), with
-        which sisters decorrelate within a cycle as Spencer et al. 2009 observed.
-    bursts
+        the c-FLIP and MCL-1 genes (``bursts_on_off_h``, Bertaux et al.'s turnover model,
+        fitted to HeLa TRAIL fate data), with which sisters decorrelate within a cycle as
+        Spencer et al. 2009 observed (a consistency check, not an independent prediction).
+    bursts_on_off_h
         Rates whose gene switches ON and OFF (a two-state promoter, "telegraph" noise) instead
         of drifting log-normally: rate name or glob pattern -> (mean ON time, mean OFF time) in
         hours (the first matching pattern wins). The rate is ``ksyn / p`` while ON and 0 while
@@ -106,11 +107,12 @@ class CultureOptions:
         state switches at the window ends with the exact two-state transition probabilities
         over ``step_h``, founders draw it from the stationary distribution, daughters inherit
         the mother's. The protein follows through its own turnover (no mRNA stage: it would
-        smooth a 1 h mRNA's worth more). A protein of half-life h_p under switching much slower
-        than h_p has CV ``sqrt((1 - p) / p)`` and a correlation time ``1 / (1/on + 1/off)``.
+        smooth a 1 h mRNA's worth more). A protein of half-life h_p under switching times much
+        longer than h_p has CV ``sqrt((1 - p) / p)`` and a correlation time
+        ``1 / (1/on + 1/off)`` (h).
         Bertaux et al. 2014's fitted HeLa model gives c-FLIP and MCL-1 ON 16 h / OFF 24 h (CV
         1.15 with their 1 h mRNA, 9.6 h; the ``hela`` context's culture block). Such rates take
-        no ``noise_cv_per`` and no shared part.
+        no shared part, and a rate matching both this and ``noise_cv_per`` is an error.
     noise_of
         ``"protein"``: a protein made at rate ``ksyn`` and turned over at rate k averages its
         synthesis noise over about 1/k hours, so its log-variance is the multiplier's times
@@ -177,7 +179,7 @@ class CultureOptions:
     cycle_cv: float = 0.15
     noise_cv: float = 0.25
     noise_cv_per: Mapping[str, float] = field(default_factory=dict)
-    bursts: Mapping[str, tuple[float, float]] = field(default_factory=dict)
+    bursts_on_off_h: Mapping[str, tuple[float, float]] = field(default_factory=dict)
     noise_of: str = "protein"
     noise_tau_h: float = 10.0
     shared_fraction: float = 0.5
@@ -193,7 +195,8 @@ class CultureOptions:
         checks = {"cycle_h": self.cycle_h > 0, "cycle_cv": self.cycle_cv >= 0,
                   "noise_cv": self.noise_cv >= 0,
                   "noise_cv_per": all(v >= 0 for v in self.noise_cv_per.values()),
-                  "bursts": all(len(v) == 2 and min(v) > 0 for v in self.bursts.values()),
+                  "bursts_on_off_h": all(len(v) == 2 and min(v) > 0 and math.isfinite(sum(v))
+                                         for v in self.bursts_on_off_h.values()),
                   "noise_tau_h": self.noise_tau_h > 0,
                   "shared_fraction": 0 <= self.shared_fraction <= 1,
                   "burnin_h": self.burnin_h >= 0,
@@ -203,7 +206,7 @@ class CultureOptions:
         bad = [k for k, ok in checks.items() if not ok]
         if bad:
             raise ValueError(f"CultureOptions: invalid {', '.join(bad)} (times > 0 h, CVs >= 0, "
-                             "shared_fraction in [0, 1], step_h <= cycle_h / 4, bursts: "
+                             "shared_fraction in [0, 1], step_h <= cycle_h / 4, bursts_on_off_h: "
                              "(ON h, OFF h) > 0)")
 
     @classmethod
@@ -221,6 +224,12 @@ class CultureOptions:
         return cls(**{**context_culture(context), **changes})
 
 
+#: CultureOptions fields a cell context's ``culture:`` block may set: how the line's cells divide
+#: and drift (the experiment's windows, burn-in, readouts and limits stay the caller's).
+CONTEXT_CULTURE_FIELDS = ("cycle_h", "cycle_cv", "noise_cv", "noise_cv_per", "bursts_on_off_h",
+                          "noise_of", "noise_tau_h", "shared_fraction", "vary")
+
+
 def context_culture(context: str | None) -> dict[str, Any]:
     """The ``culture:`` block of a named cell context (``contexts.yaml``): how that line's cells
     drift in a growing culture, as :class:`CultureOptions` fields (``{}`` without a context or a
@@ -230,11 +239,11 @@ def context_culture(context: str | None) -> dict[str, Any]:
     if context is None:
         return {}
     block = context_spec(context).get("culture") or {}
-    names = {f.name for f in fields(CultureOptions)}
-    unknown = sorted(set(block) - names)
+    unknown = sorted(set(block) - set(CONTEXT_CULTURE_FIELDS))
     if unknown:
         raise ApopsimError(f"contexts.yaml, context {context!r}, culture: unknown field(s) "
-                           f"{', '.join(unknown)}; CultureOptions has {', '.join(sorted(names))}")
+                           f"{', '.join(unknown)}; a context can set "
+                           f"{', '.join(CONTEXT_CULTURE_FIELDS)}")
     def plain(v: Any) -> Any:
         return ({k: plain(x) for k, x in v.items()} if isinstance(v, Mapping)
                 else tuple(v) if isinstance(v, list) else v)
@@ -380,12 +389,21 @@ class _Setup:
         self.treated = {**self.untreated, **catalogue().resolve(model, doses_nM or {})}
         self.event = ThresholdEvent(death_variable, threshold, direction, after="stop")
         self.model, self.solver = model, solver
-        for name, per in (("noise_cv_per", opts.noise_cv_per), ("bursts", opts.bursts)):
+        for name, per in (("noise_cv_per", opts.noise_cv_per),
+                          ("bursts_on_off_h", opts.bursts_on_off_h)):
             unmatched = [p for p in per if not any(fnmatch.fnmatchcase(k, p) for k in self.vary)]
             if unmatched:
                 raise ApopsimError(f"{name}: {', '.join(map(repr, unmatched))} matches no "
                                    f"rate carrying synthesis noise ({', '.join(self.vary)})")
-        on_off = np.array([next((tuple(v) for p, v in opts.bursts.items()
+        both = [k for k in self.vary
+                if any(fnmatch.fnmatchcase(k, p) for p in opts.noise_cv_per)
+                and any(fnmatch.fnmatchcase(k, p) for p in opts.bursts_on_off_h)]
+        if both:
+            raise ApopsimError(f"{', '.join(both)}: in both noise_cv_per and bursts_on_off_h "
+                               "(a rate either drifts log-normally or switches ON/OFF; a cell "
+                               "context's culture: block may set one of them: override it "
+                               "with an empty mapping)")
+        on_off = np.array([next((tuple(v) for p, v in opts.bursts_on_off_h.items()
                                  if fnmatch.fnmatchcase(k, p)), (np.nan, np.nan))
                            for k in self.vary], dtype=float).reshape(-1, 2)
         cv = np.array([next((c for p, c in opts.noise_cv_per.items()

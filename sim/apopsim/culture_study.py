@@ -23,7 +23,7 @@ A culture study file (YAML, strict: unknown fields are errors; units in the fiel
       cycle_cv: 0.15
       noise_cv: 0.25                   # stationary CV of each varied rate's protein
       noise_cv_per: {}                 # rate name or glob pattern -> its own CV (first match)
-      bursts: {}                       # rate pattern -> [ON h, OFF h]: two-state promoter
+      bursts_on_off_h: {}                       # rate pattern -> [ON h, OFF h]: two-state promoter
       noise_of: protein                # or synthesis: noise_cv is the multiplier's CV
       noise_tau_h: 10                  # their correlation time (h)
       shared_fraction: 0.5
@@ -77,7 +77,7 @@ import math
 import os
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
 
@@ -167,7 +167,7 @@ class CultureSettings(BaseModel):
     noise_cv_per: dict[str, Annotated[float, Field(ge=0, le=3)]] = Field(
         default_factory=dict, description="Per-rate CVs replacing noise_cv: rate name or glob "
         "pattern -> CV (the first matching pattern wins), e.g. {ksyn_FLIP: 0.5}.")
-    bursts: dict[str, tuple[PositiveFloat, PositiveFloat]] = Field(
+    bursts_on_off_h: dict[str, tuple[PositiveFloat, PositiveFloat]] = Field(
         default_factory=dict, description="Rates whose gene switches ON and OFF (two-state "
         "promoter) instead of drifting log-normally: rate name or glob pattern -> [mean ON h, "
         "mean OFF h] (first match), e.g. {ksyn_MCL1: [16, 24]}.")
@@ -209,7 +209,12 @@ class CultureSettings(BaseModel):
         d = self.model_dump(exclude={"founders", "warmup_h"})
         d["vary"] = tuple(d["vary"])
         given = {k: v for k, v in d.items() if k in self.model_fields_set}
-        return CultureOptions(**{**d, **context_culture(context), **given})
+        block = context_culture(context)
+        try:
+            return CultureOptions(**{**d, **block, **given})
+        except ValueError as e:
+            raise ApopsimError(f"culture: with context {context!r}'s culture: block "
+                               f"({', '.join(block)}): {e}") from None
 
 
 class SynergySettings(BaseModel):
@@ -589,6 +594,16 @@ FAST_FOUNDERS = 8
 """Founders per well in fast mode (``--fast``, ``apopsim check --fast``, ``APOPSIM_FAST=1``)."""
 
 
+def _contexts_sha256() -> str | None:
+    """sha256 of the models directory's ``contexts.yaml`` (cell contexts and their culture
+    blocks), None without one."""
+    from apopsim._io import file_sha256
+    from apopsim.library import models_dir
+
+    path = models_dir() / "contexts.yaml"
+    return file_sha256(path) if path.is_file() else None
+
+
 def _fast() -> bool:
     return os.environ.get("APOPSIM_FAST", "") not in ("", "0", "false", "no")
 
@@ -671,8 +686,10 @@ def run_culture(source: str | os.PathLike[str] | dict[str, Any] | CultureStudy,
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "culture_file": str(spec._source) if spec._source else None,
         "spec": spec.model_dump(mode="json"),
+        "culture_options": asdict(opts),  # what ran: the file over the context over defaults
         "model": {"name": model.name, "source": str(model.source),
-                  "file_sha256": model.source_hashes},
+                  "file_sha256": model.source_hashes,
+                  "contexts_yaml_sha256": _contexts_sha256()},
         "seed": spec.seed, "engine": solver.engine, "founders_per_well": n_founders,
         "fast": fast, "n_wells": len(wells),
         "duration_h": spec.duration_h, "regrowth_h": spec.regrowth_h,

@@ -439,7 +439,8 @@ def _read_contexts(path: str, mtime: float) -> dict[str, dict[str, Any]]:
 
 
 def contexts() -> dict[str, dict[str, Any]]:
-    """Named cell contexts (``contexts.yaml``): name -> {description, parameters, initial_nM}."""
+    """Named cell contexts (``contexts.yaml``): name -> {description, models, parameters,
+    initial_nM, sources, and optionally culture (:func:`apopsim.culture.context_culture`)}."""
     path = models_dir() / "contexts.yaml"
     if not path.is_file():
         return {}
