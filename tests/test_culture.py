@@ -23,6 +23,16 @@ FAST = CultureOptions(step_h=2.0)
 N_SISTERS, SISTER_SEED = 60, 3
 
 
+def _setup(model, opts: CultureOptions, seed: int):
+    """The culture machinery's setup (``apopsim.culture._Setup``) for ``model`` under ``opts``:
+    untreated, the PARP death rule, noise drawn from ``seed``."""
+    from apopsim.culture import _Setup
+    from apopsim.engine import SolverOptions
+
+    return _Setup(model, {}, opts, SolverOptions(), np.random.default_rng(seed),
+                  "cleaved_PARP_fraction", 0.5)
+
+
 def test_partition_splits_molecules_binomially_and_keeps_the_mean():
     rng = np.random.default_rng(0)
     y = np.tile([0.0, 0.01, 5.0, 100.0], (4000, 1))  # nM
@@ -128,8 +138,6 @@ def test_founders_are_drawn_from_the_stationary_drift_not_a_frozen_start():
     is the multiplier's (PARP then 0.111). The old frozen start (steady state with the
     multiplier held, burnin_h = 0) gives PARP the multiplier's spread instead, which sisters
     then share for days."""
-    from apopsim.culture import _Setup
-    from apopsim.engine import SolverOptions
 
     model = load_model("bcl2_core", "aml_mcl1_dependent")
     parp = list(model.state).index("PARP")
@@ -138,8 +146,7 @@ def test_founders_are_drawn_from_the_stationary_drift_not_a_frozen_start():
 
     def spread(noise_of: str, burnin_h: float) -> float:
         opts = CultureOptions(step_h=2.0, noise_of=noise_of, burnin_h=burnin_h)
-        st = _Setup(model, {}, opts, SolverOptions(), np.random.default_rng(7),
-                    "cleaved_PARP_fraction", 0.5)
+        st = _setup(model, opts, 7)
         y, _ = st.founders(80, burnin_h, opts.step_h)
         return float(np.std(np.log(y[:, parp])))
 
@@ -218,13 +225,10 @@ def test_bursts_switch_a_gene_on_and_off_at_the_stated_mean_times():
     10 h is exp(-10 (1/16 + 1/24)) = 0.353; other rates keep their log-normal drift; a pattern
     that matches no varied rate, a rate also in noise_cv_per, and a non-finite or non-positive
     time are errors."""
-    from apopsim.culture import _Setup
-    from apopsim.engine import SolverOptions
 
     model = load_model("intrinsic_extrinsic", "hela")
     opts = CultureOptions(step_h=1.0, bursts_on_off_h={"ksyn_FLIP": (16.0, 24.0)})
-    st = _Setup(model, {}, opts, SolverOptions(), np.random.default_rng(5),
-                "cleaved_PARP_fraction", 0.5)
+    st = _setup(model, opts, 5)
     i, j = st.vary.index("ksyn_FLIP"), st.vary.index("ksyn_BID")
     z0 = st.noise.stationary(40_000)
     m0 = st.noise.multipliers(z0)
@@ -239,12 +243,10 @@ def test_bursts_switch_a_gene_on_and_off_at_the_stated_mean_times():
     assert np.corrcoef(on0, on10)[0, 1] == pytest.approx(math.exp(-10 * (1 / 16 + 1 / 24)),
                                                          abs=0.02)
     with pytest.raises(ApopsimError, match="bursts_on_off_h: 'ksyn_NOPE' matches no rate"):
-        _Setup(model, {}, CultureOptions(bursts_on_off_h={"ksyn_NOPE": (1.0, 1.0)}),
-               SolverOptions(), np.random.default_rng(0), "cleaved_PARP_fraction", 0.5)
+        _setup(model, CultureOptions(bursts_on_off_h={"ksyn_NOPE": (1.0, 1.0)}), 0)
     with pytest.raises(ApopsimError, match="ksyn_FLIP: in both noise_cv_per and bursts"):
-        _Setup(model, {}, CultureOptions(noise_cv_per={"ksyn_F*": 0.5},
-                                         bursts_on_off_h={"ksyn_FLIP": (16.0, 24.0)}),
-               SolverOptions(), np.random.default_rng(0), "cleaved_PARP_fraction", 0.5)
+        _setup(model, CultureOptions(noise_cv_per={"ksyn_F*": 0.5},
+                                     bursts_on_off_h={"ksyn_FLIP": (16.0, 24.0)}), 0)
     for bad in [(16.0, 0.0), (16.0, math.inf)]:
         with pytest.raises(ValueError, match="invalid bursts_on_off_h"):
             CultureOptions(bursts_on_off_h={"ksyn_FLIP": bad})
@@ -311,13 +313,10 @@ def test_growth_dilution_keeps_untreated_levels_and_dilutes_only_concentrations(
     within 5.5 % of the non-growing cell's documented steady state (median 1.4 %: the
     splitting's mu step_h / 2; at 2 h windows 7 % and 2.9 %). Dilution follows each cell's own
     cycle time and arrest and leaves non-species state (``committed``) alone."""
-    from apopsim.culture import _Setup
-    from apopsim.engine import SolverOptions
 
     model = load_model("intrinsic_extrinsic", "hela")
     opts = CultureOptions(step_h=1.0, noise_cv=0.0, noise_of="synthesis", growth_dilution=True)
-    st = _Setup(model, {}, opts, SolverOptions(), np.random.default_rng(0),
-                "cleaved_PARP_fraction", 0.5)
+    st = _setup(model, opts, 0)
     mu = math.log(2) / 24.0
     fold = dict(zip(st.vary, st.base / st.static_base))
     k = model.parameters["kdeg_slow"]
@@ -336,8 +335,7 @@ def test_growth_dilution_keeps_untreated_levels_and_dilutes_only_concentrations(
     assert two[0, parp] == pytest.approx(y0[parp] / math.sqrt(2))
     assert two[1, parp] == y0[parp]
     assert (two[:, names.index("committed")] == 0.5).all()
-    off = _Setup(model, {}, CultureOptions(noise_of="synthesis"), SolverOptions(),
-                 np.random.default_rng(0), "cleaved_PARP_fraction", 0.5)
+    off = _setup(model, CultureOptions(noise_of="synthesis"), 0)
     same = np.tile(y0, (1, 1))
     off.dilute(same, 12.0, 24.0, None)
     assert (same[0] == y0).all() and (off.base == off.static_base).all()
@@ -377,15 +375,13 @@ def test_noise_cv_per_sets_one_proteins_stationary_spread():
     ksyn_FLIP, degraded at 0.693 /h, bound by nothing) drifts with log-SD sqrt(ln(1 + 0.5^2))
     = 0.47 instead of 0.25, and every other rate keeps the default."""
     from apopsim.culture import _Setup
-    from apopsim.engine import SolverOptions
 
     model = load_model("intrinsic_extrinsic", "hela")
     flip = list(model.state).index("FLIP")
 
     def setup(noise_of: str) -> _Setup:
         opts = CultureOptions(step_h=2.0, noise_of=noise_of, noise_cv_per={"ksyn_F*": 0.5})
-        return _Setup(model, {}, opts, SolverOptions(), np.random.default_rng(3),
-                      "cleaved_PARP_fraction", 0.5)
+        return _setup(model, opts, 3)
 
     synthesis = setup("synthesis")  # sigma is then each multiplier's own log-SD
     expected = np.full(len(synthesis.vary), math.sqrt(math.log1p(FAST.noise_cv ** 2)))
@@ -397,8 +393,7 @@ def test_noise_cv_per_sets_one_proteins_stationary_spread():
     with pytest.raises(ValueError):
         CultureOptions(noise_cv_per={"ksyn_FLIP": -0.1})
     with pytest.raises(ApopsimError, match="'ksyn_NOPE' matches no rate"):
-        _Setup(model, {}, CultureOptions(noise_cv_per={"ksyn_NOPE": 0.5}), SolverOptions(),
-               np.random.default_rng(3), "cleaved_PARP_fraction", 0.5)
+        _setup(model, CultureOptions(noise_cv_per={"ksyn_NOPE": 0.5}), 3)
 
 
 def test_wells_share_division_times_until_their_fates_differ_and_cost_follows_live_cells():

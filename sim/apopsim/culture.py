@@ -244,6 +244,7 @@ def context_culture(context: str | None) -> dict[str, Any]:
         raise ApopsimError(f"contexts.yaml, context {context!r}, culture: unknown field(s) "
                            f"{', '.join(unknown)}; a context can set "
                            f"{', '.join(CONTEXT_CULTURE_FIELDS)}")
+
     def plain(v: Any) -> Any:
         return ({k: plain(x) for k, x in v.items()} if isinstance(v, Mapping)
                 else tuple(v) if isinstance(v, list) else v)
@@ -322,20 +323,17 @@ class Culture:
 class _Noise:
     """Per-cell noise states ``z`` (n, 1 + rates): column 0 the shared Ornstein-Uhlenbeck
     factor, then one per rate: a private OU factor (unit variance; ``sigma`` is each rate's
-    log-SD, scalar or one per rate) or, for the rates in ``on_h`` / ``off_h`` (NaN elsewhere),
-    the promoter state 1 (ON) or 0 (OFF) of a two-state gene."""
+    log-SD, one per rate) or, for the rates with finite ``on_h`` / ``off_h`` (mean ON / OFF
+    times, h; NaN elsewhere), the promoter state 1 (ON) or 0 (OFF) of a two-state gene."""
 
-    def __init__(self, n_rates: int, opts: CultureOptions, rng: np.random.Generator,
-                 sigma: float | np.ndarray | None = None, on_h: np.ndarray | None = None,
-                 off_h: np.ndarray | None = None) -> None:
-        self.d, self.opts, self.rng = n_rates, opts, rng
-        self.sigma = (math.sqrt(math.log1p(opts.noise_cv ** 2)) if sigma is None
-                      else np.asarray(sigma))
-        on = np.full(n_rates, np.nan) if on_h is None else np.asarray(on_h, dtype=float)
-        off = np.full(n_rates, np.nan) if off_h is None else np.asarray(off_h, dtype=float)
-        self.burst = np.flatnonzero(np.isfinite(on))  # rate indices with a two-state gene
-        self.p_on = on[self.burst] / (on[self.burst] + off[self.burst])
-        self.rate = 1.0 / on[self.burst] + 1.0 / off[self.burst]  # 1/h, relaxation rate
+    def __init__(self, opts: CultureOptions, rng: np.random.Generator, sigma: np.ndarray,
+                 on_h: np.ndarray, off_h: np.ndarray) -> None:
+        self.d, self.opts, self.rng = len(sigma), opts, rng
+        self.sigma = sigma
+        self.burst = np.flatnonzero(np.isfinite(on_h))  # rate indices with a two-state gene
+        on, off = on_h[self.burst], off_h[self.burst]
+        self.p_on = on / (on + off)
+        self.rate = 1.0 / on + 1.0 / off  # 1/h, relaxation rate
 
     def stationary(self, n: int) -> np.ndarray:
         z = self.rng.standard_normal((n, self.d + 1))
@@ -389,33 +387,36 @@ class _Setup:
         self.treated = {**self.untreated, **catalogue().resolve(model, doses_nM or {})}
         self.event = ThresholdEvent(death_variable, threshold, direction, after="stop")
         self.model, self.solver = model, solver
-        for name, per in (("noise_cv_per", opts.noise_cv_per),
-                          ("bursts_on_off_h", opts.bursts_on_off_h)):
-            unmatched = [p for p in per if not any(fnmatch.fnmatchcase(k, p) for k in self.vary)]
-            if unmatched:
-                raise ApopsimError(f"{name}: {', '.join(map(repr, unmatched))} matches no "
-                                   f"rate carrying synthesis noise ({', '.join(self.vary)})")
-        both = [k for k in self.vary
-                if any(fnmatch.fnmatchcase(k, p) for p in opts.noise_cv_per)
-                and any(fnmatch.fnmatchcase(k, p) for p in opts.bursts_on_off_h)]
+        own_cv = self.per_rate("noise_cv_per", opts.noise_cv_per)
+        on_off = self.per_rate("bursts_on_off_h", opts.bursts_on_off_h)
+        both = [k for k, c, b in zip(self.vary, own_cv, on_off) if c is not None and b is not None]
         if both:
             raise ApopsimError(f"{', '.join(both)}: in both noise_cv_per and bursts_on_off_h "
                                "(a rate either drifts log-normally or switches ON/OFF; a cell "
                                "context's culture: block may set one of them: override it "
                                "with an empty mapping)")
-        on_off = np.array([next((tuple(v) for p, v in opts.bursts_on_off_h.items()
-                                 if fnmatch.fnmatchcase(k, p)), (np.nan, np.nan))
-                           for k in self.vary], dtype=float).reshape(-1, 2)
-        cv = np.array([next((c for p, c in opts.noise_cv_per.items()
-                             if fnmatch.fnmatchcase(k, p)), opts.noise_cv) for k in self.vary])
-        sigma: np.ndarray | None = np.sqrt(np.log1p(cv ** 2)) if opts.noise_cv_per else None
+        cv = np.array([opts.noise_cv if c is None else c for c in own_cv])
+        sigma = np.sqrt(np.log1p(cv ** 2))
         if opts.growth_dilution:
             self.base = self.base * self.compensation()
         if opts.noise_of == "protein":  # a growing cell averages over 1 / (k + mu0)
             k = self.turnover_per_h() + self.mu0
-            sigma = np.sqrt(np.log1p(cv ** 2)) * np.sqrt(1.0 + 1.0 / (opts.noise_tau_h * k))
-        self.noise = _Noise(len(self.vary), opts, rng, sigma, on_off[:, 0], on_off[:, 1])
+            sigma = sigma * np.sqrt(1.0 + 1.0 / (opts.noise_tau_h * k))
+        on, off = np.array([(np.nan, np.nan) if b is None else b for b in on_off],
+                           dtype=float).reshape(-1, 2).T
+        self.noise = _Noise(opts, rng, sigma, on, off)
         self.cycle_h = opts.cycle_h  # h; the founders' burn-in dilutes at this cycle time
+
+    def per_rate(self, name: str, per: Mapping[str, Any]) -> list[Any]:
+        """Each varied rate's value in ``per`` (rate name or glob pattern -> value; the first
+        matching pattern wins), None where no pattern matches; a pattern that matches no varied
+        rate is an error naming the option ``name``."""
+        unmatched = [p for p in per if not any(fnmatch.fnmatchcase(k, p) for k in self.vary)]
+        if unmatched:
+            raise ApopsimError(f"{name}: {', '.join(map(repr, unmatched))} matches no "
+                               f"rate carrying synthesis noise ({', '.join(self.vary)})")
+        return [next((v for p, v in per.items() if fnmatch.fnmatchcase(k, p)), None)
+                for k in self.vary]
 
     def turnover_per_h(self, horizon_h: float = 400.0, rel_step: float = 0.1) -> np.ndarray:
         """Relaxation rate (1/h) of what each varied rate makes, from the untreated cell's step
@@ -502,6 +503,17 @@ class _Setup:
         f = np.exp(-math.log(2) / np.asarray(cycle_h) * go * dt)
         y[:, self.diluted] *= f[:, None]
 
+    def advance(self, y: np.ndarray, values: list[dict[str, float]], grid: np.ndarray,
+                cycle_h: float) -> tuple[np.ndarray, np.ndarray]:
+        """One window (``grid``, h) of non-dividing cells ``y`` (nM, updated in place) with
+        parameter ``values``, then their growth dilution at ``cycle_h`` (h), slowed by the
+        arrest readout (:meth:`dilute`; nothing without ``growth_dilution``). Returns each
+        cell's death time within the window (inf: none) and whether its integration failed."""
+        died, failed, a = _window(self.cm, self.integrator, y, values, grid, self.event,
+                                  self.arrest if self.mu0 else None)
+        self.dilute(y, float(grid[-1]), cycle_h, a)
+        return died, failed
+
     def preequilibrated(self, z: np.ndarray) -> np.ndarray:
         """Untreated steady states (nM) of cells with noise states ``z`` held fixed (of a
         non-growing cell: the documented levels, which growth dilution with compensated
@@ -528,11 +540,8 @@ class _Setup:
         z = self.noise.stationary(n)
         y = self.preequilibrated(z)
         grid = np.array([0.0, step_h / 2, step_h])
-        watch = self.arrest if self.mu0 else None
         for _ in range(int(round(burnin_h / step_h))):
-            _, _, a = _window(self.cm, self.integrator, y, self.values(z, False), grid,
-                              self.event, watch)
-            self.dilute(y, step_h, self.cycle_h, a)
+            self.advance(y, self.values(z, False), grid, self.cycle_h)
             z = self.noise.step(z, step_h)
         return y, z
 
@@ -594,14 +603,11 @@ def sister_correlation(
     z = np.concatenate([z, z])
     dt = opts.step_h
     grid = np.array([0.0, dt / 2, dt])
-    watch = st.arrest if st.mu0 else None
     rows = []
     t = 0.0
     for delay in sorted(delays_h):
         while t < delay - 1e-9:  # drift untreated up to this delay
-            _, _, a = _window(st.cm, st.integrator, y, st.values(z, False), grid, st.event,
-                              watch)
-            st.dilute(y, dt, opts.cycle_h, a)
+            st.advance(y, st.values(z, False), grid, opts.cycle_h)
             z = st.noise.step(z, dt)
             t += dt
         yy, zz = y.copy(), z.copy()
@@ -612,9 +618,8 @@ def sister_correlation(
             if not idx.size:
                 break
             sub = yy[idx]
-            died, failed, a = _window(st.cm, st.integrator, sub, st.values(zz[idx], True), grid,
-                                      st.event, watch)
-            st.dilute(sub, dt, opts.cycle_h, a)  # dead cells stop anyway
+            died, failed = st.advance(sub, st.values(zz[idx], True), grid,
+                                      opts.cycle_h)  # dead cells stop anyway
             yy[idx] = sub
             ttd[idx[np.isfinite(died)]] = k * dt + died[np.isfinite(died)]
             running[idx[np.isfinite(died) | failed]] = False

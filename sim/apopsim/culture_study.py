@@ -23,7 +23,7 @@ A culture study file (YAML, strict: unknown fields are errors; units in the fiel
       cycle_cv: 0.15
       noise_cv: 0.25                   # stationary CV of each varied rate's protein
       noise_cv_per: {}                 # rate name or glob pattern -> its own CV (first match)
-      bursts_on_off_h: {}                       # rate pattern -> [ON h, OFF h]: two-state promoter
+      bursts_on_off_h: {}              # rate pattern -> [ON h, OFF h]: two-state promoter
       noise_of: protein                # or synthesis: noise_cv is the multiplier's CV
       noise_tau_h: 10                  # their correlation time (h)
       shared_fraction: 0.5
